@@ -1,0 +1,88 @@
+"""BM25 over passages: rank-bm25 computes the statistics, a sparse matrix does the scoring.
+
+rank-bm25 scores a query by looping over every document in Python, which grows linearly with
+the corpus. The same Okapi weights, precomputed once per (term, passage) into a CSR matrix,
+score a query as the sum of a few matrix rows.
+"""
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+import numpy as np
+from scipy import sparse
+
+_TOKEN = re.compile(r"[a-z0-9£%]+(?:\.[0-9]+)?")
+STOPWORDS = frozenset("""a about above after again all also am an and any are as at be been before
+being below between both but by can could did do does doing down during each few for from further
+had has have having he her here hers him his how i if in into is it its itself just me more most my
+no nor not of off on once only or other our ours out over own same she should so some such than that
+the their theirs them then there these they this those through to too under until up very was we
+were what when where which while who whom why will with would you your yours""".split())
+
+
+@lru_cache(maxsize=1)
+def _stemmer():
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+def tokenize(text: str) -> list[str]:
+    """Lower-cased, stop words out, Snowball-stemmed: the analyser for passages and queries."""
+    words = [w for w in _TOKEN.findall(text.lower()) if w not in STOPWORDS]
+    return _stemmer().stemWords(words)
+
+
+class SparseBM25:
+    def __init__(self, vocab: dict[str, int], idf: np.ndarray, weights: sparse.csr_matrix):
+        self.vocab = vocab
+        self.idf_values = idf
+        self.weights = weights  # terms x passages
+
+    @classmethod
+    def fit(cls, corpus_tokens: list[list[str]], k1: float = 1.5, b: float = 0.75) -> "SparseBM25":
+        from rank_bm25 import BM25Okapi
+
+        stats = BM25Okapi(corpus_tokens, k1=k1, b=b)
+        vocab = {t: i for i, t in enumerate(sorted(stats.idf))}
+        rows, cols, vals = [], [], []
+        for d, freqs in enumerate(stats.doc_freqs):
+            norm = k1 * (1 - b + b * stats.doc_len[d] / stats.avgdl)
+            for term, tf in freqs.items():
+                rows.append(vocab[term])
+                cols.append(d)
+                vals.append(stats.idf[term] * tf * (k1 + 1) / (tf + norm))
+        w = sparse.csr_matrix((np.asarray(vals, dtype=np.float32), (rows, cols)),
+                              shape=(len(vocab), len(corpus_tokens)))
+        idf = np.asarray([stats.idf[t] for t in vocab], dtype=np.float32)
+        return cls(vocab, idf, w)
+
+    def term_ids(self, tokens: list[str]) -> list[int]:
+        return [self.vocab[t] for t in tokens if t in self.vocab]
+
+    def scores(self, tokens: list[str]) -> np.ndarray:
+        ids = self.term_ids(tokens)
+        n = self.weights.shape[1]
+        if not ids:
+            return np.zeros(n, dtype=np.float32)
+        # Repeated query terms count once per repeat, as in rank-bm25's get_scores.
+        uniq, counts = np.unique(ids, return_counts=True)
+        q = sparse.csr_matrix((counts.astype(np.float32), (np.zeros_like(uniq), uniq)),
+                              shape=(1, self.weights.shape[0]))
+        return np.asarray((q @ self.weights).todense()).ravel()
+
+    def idf(self, token: str) -> float:
+        i = self.vocab.get(token)
+        return 0.0 if i is None else float(self.idf_values[i])
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        w = self.weights
+        return {"bm25_data": w.data, "bm25_indices": w.indices, "bm25_indptr": w.indptr,
+                "bm25_idf": self.idf_values, "bm25_shape": np.asarray(w.shape)}
+
+    @classmethod
+    def from_arrays(cls, arrays, vocab: list[str]) -> "SparseBM25":
+        w = sparse.csr_matrix((arrays["bm25_data"], arrays["bm25_indices"], arrays["bm25_indptr"]),
+                              shape=tuple(arrays["bm25_shape"]))
+        return cls({t: i for i, t in enumerate(vocab)}, arrays["bm25_idf"], w)

@@ -1,0 +1,219 @@
+"""The `qa` command: a thin shell over the library."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+from .config import FUSIONS, MAX_K, MODES, Settings
+
+EXAMPLE_QUESTION = "what is the stroke model?"
+
+
+class CliError(Exception):
+    pass
+
+
+def _k(value: str) -> int:
+    try:
+        k = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number from 1 to {MAX_K}, "
+                                         f"not {value!r}") from None
+    if not 1 <= k <= MAX_K:
+        raise argparse.ArgumentTypeError(f"must be a whole number from 1 to {MAX_K}, not {k}")
+    return k
+
+
+def _say(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+# --- index lifecycle ------------------------------------------------------------------------
+
+def build_index(settings: Settings):
+    from .index import build
+
+    t0 = time.perf_counter()
+    index, warnings = build(settings, progress=_say)
+    index.save(settings.index_dir)
+    secs = time.perf_counter() - t0
+    print(f"built index: {index.manifest['documents']} documents, "
+          f"{index.manifest['passages']} passages, {secs:.1f} s"
+          + (f", {len(warnings)} file(s) skipped" if warnings else ""))
+    return index
+
+
+def open_searcher(settings: Settings, rebuild_if_needed: bool = False):
+    """The searcher over the current index; with rebuild_if_needed, build a missing or stale one."""
+    from .index import Index, IndexMissing
+    from .search import Searcher
+
+    try:
+        index = Index.load(settings.index_dir)
+    except IndexMissing:
+        if not rebuild_if_needed:
+            raise
+        _say(f"no index at {settings.index_dir}: building it")
+        index = build_index(settings)
+    stale = index.stale_files(settings.corpus_dir)
+    if stale and rebuild_if_needed:
+        _say(f"the corpus changed since the index was built ({', '.join(stale[:5])}): rebuilding")
+        index = build_index(settings)
+    elif stale:
+        _say(f"warning: the index is stale, the corpus changed since it was built "
+             f"({', '.join(stale[:5])}{' …' if len(stale) > 5 else ''}); run 'qa build'")
+    return Searcher(index, settings)
+
+
+# --- commands -------------------------------------------------------------------------------
+
+def cmd_build(args, settings: Settings) -> int:
+    build_index(settings)
+    return 0
+
+
+def _mark(text: str, spans: list, color: bool) -> str:
+    if not spans:
+        return text
+    a, b = spans[0]
+    on, off = ("\033[1;33m", "\033[0m") if color else ("»", "«")
+    return text[:a] + on + text[a:b] + off + text[b:]
+
+
+def cmd_search(args, settings: Settings) -> int:
+    searcher = open_searcher(settings)
+    res = searcher.search(args.query, k=args.k, mode=args.mode, doc=args.doc, area=args.area,
+                          fusion=args.fusion)
+    if args.json:
+        print(json.dumps(res.to_dict(), ensure_ascii=False, indent=1))
+        return 0
+    print(format_results(res, color=sys.stdout.isatty()))
+    return 0
+
+
+def format_results(res, color: bool = False) -> str:
+    out = []
+    if res.no_answer:
+        out.append("No passage answers this well; the closest are below.\n")
+    for h in res.results:
+        where = " — ".join(x for x in (h.title, h.body, h.date) if x)
+        out.append(f"{h.rank}. {where}  [score {h.score:.3f}]")
+        cite = " › ".join(x for x in (h.paper, h.section) if x)
+        if cite:
+            out.append(f"   § {cite}")
+        out.append(f"   ({h.doc_id}, characters {h.start}–{h.end})")
+        body = _mark(h.text, h.highlights, color)
+        for para in body.split("\n"):
+            out.append(textwrap.fill(para, 100, initial_indent="   ", subsequent_indent="   ")
+                       if para.strip() else "")
+        out.append("")
+    out.append(f"{len(res.results)} passages, {res.mode}, {res.took_ms:.1f} ms")
+    return "\n".join(out)
+
+
+def cmd_eval(args, settings: Settings) -> int:
+    from .evaluate import evaluate, format_report, load_questions
+
+    questions = load_questions(Path(args.file))
+    searcher = open_searcher(settings)
+    modes = args.modes.split(",")
+    bad = [m for m in modes if m not in MODES]
+    if bad:
+        raise CliError(f"unknown mode(s) {', '.join(bad)}: use {', '.join(MODES)}")
+    searcher.search("warm up", k=1)  # model load is not a per-query cost
+    reports = [evaluate(searcher, questions, m, fusion=args.fusion) for m in modes]
+    if args.json:
+        config = {"model": settings.model, "encoder": searcher.index.manifest.get("encoder"),
+                  "fusion": args.fusion or settings.fusion, "dense_weight": settings.dense_weight,
+                  "chunker": searcher.index.manifest.get("chunker"),
+                  "questions": str(args.file)}
+        print(json.dumps({"config": config, "reports": reports}, indent=1))
+    else:
+        print(format_report(reports))
+    return 0
+
+
+def cmd_serve(args, settings: Settings) -> int:
+    from .web import serve
+
+    searcher = open_searcher(settings, rebuild_if_needed=not args.no_build)
+    serve(searcher, host=args.host or settings.host, port=args.port or settings.port)
+    return 0
+
+
+def cmd_info(args, settings: Settings) -> int:
+    from .index import Index
+
+    index = Index.load(settings.index_dir)
+    info = {k: v for k, v in index.manifest.items() if k != "files"}
+    info["index"] = str(index.path)
+    info["stale_files"] = index.stale_files(settings.corpus_dir)
+    print(json.dumps(info, indent=1))
+    return 0
+
+
+def make_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="qa", description="Cited answers from health-and-care plans.")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    sp = sub.add_parser("build", help="build the index from corpus/ into index/")
+    sp.set_defaults(func=cmd_build)
+
+    sp = sub.add_parser("search", help="answer a question with cited passages")
+    sp.add_argument("query")
+    sp.add_argument("-k", type=_k, default=10, help=f"how many passages (1-{MAX_K}, default 10)")
+    sp.add_argument("--mode", choices=MODES, default="hybrid")
+    sp.add_argument("--fusion", choices=FUSIONS, default=None,
+                    help="how hybrid joins the two rankings (default: the configured one)")
+    sp.add_argument("--doc", help="only this document id")
+    sp.add_argument("--area", help="only documents of this area")
+    sp.add_argument("--json", action="store_true", help="machine-readable output")
+    sp.set_defaults(func=cmd_search)
+
+    sp = sub.add_parser("eval", help="score retrieval on a question file (JSON lines)")
+    sp.add_argument("file")
+    sp.add_argument("--modes", default="bm25,dense,hybrid", help="comma-separated modes")
+    sp.add_argument("--fusion", choices=FUSIONS, default=None)
+    sp.add_argument("--json", action="store_true")
+    sp.set_defaults(func=cmd_eval)
+
+    sp = sub.add_parser("serve", help="serve the web page and JSON API (builds the index if needed)")
+    sp.add_argument("--host")
+    sp.add_argument("--port", type=int)
+    sp.add_argument("--no-build", action="store_true", help="fail rather than build an index")
+    sp.set_defaults(func=cmd_serve)
+
+    sp = sub.add_parser("info", help="show what the index holds and whether it is stale")
+    sp.set_defaults(func=cmd_info)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .embed import ModelError
+    from .evaluate import EvalFileError
+    from .index import IndexError_
+    from .ingest import CorpusError
+    from .search import QueryError
+
+    args = make_parser().parse_args(argv)
+    try:
+        settings = Settings.from_env()
+    except ValueError as e:
+        print(f"qa: error: a QA_* setting is malformed: {e}", file=sys.stderr)
+        return 2
+    try:
+        return args.func(args, settings)
+    except (QueryError, IndexError_, CorpusError, ModelError, EvalFileError, CliError) as e:
+        print(f"qa: error: {e}", file=sys.stderr)
+        return 2 if isinstance(e, (QueryError, CliError)) else 1
+    except KeyboardInterrupt:
+        print("qa: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

