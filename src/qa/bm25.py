@@ -28,10 +28,32 @@ def _stemmer():
     return Stemmer.Stemmer("english")
 
 
+# Words that frame a question rather than say what it is about ("what does the plan *say*
+# about", "how *many*", "what does LWAB *stand* for"); they match noise in passages.
+QUESTION_WORDS = frozenset("""say says said saying tell many much mean means meaning stand
+stands happen happens kind sort""".split())
+
+
+def words(text: str) -> list[str]:
+    """Lower-cased, stop words out, Snowball-stemmed."""
+    return _stemmer().stemWords([w for w in _TOKEN.findall(text.lower()) if w not in STOPWORDS])
+
+
+def _terms(ws: list[str]) -> list[str]:
+    # Adjacent-word pairs reward passages that hold the question's phrases ("stroke model",
+    # "wider determinants"), not just its words scattered.
+    return ws + [f"{a}_{b}" for a, b in zip(ws, ws[1:])]
+
+
 def tokenize(text: str) -> list[str]:
-    """Lower-cased, stop words out, Snowball-stemmed: the analyser for passages and queries."""
-    words = [w for w in _TOKEN.findall(text.lower()) if w not in STOPWORDS]
-    return _stemmer().stemWords(words)
+    """The BM25 terms of a passage: stemmed words and adjacent-word pairs."""
+    return _terms(words(text))
+
+
+def query_terms(text: str) -> list[str]:
+    """The BM25 terms of a question: as for passages, less the words that only frame it."""
+    question = {w for w in _TOKEN.findall(text.lower()) if w in QUESTION_WORDS}
+    return _terms(words(" ".join(w for w in _TOKEN.findall(text.lower()) if w not in question)))
 
 
 class SparseBM25:
@@ -41,7 +63,7 @@ class SparseBM25:
         self.weights = weights  # terms x passages
 
     @classmethod
-    def fit(cls, corpus_tokens: list[list[str]], k1: float = 1.5, b: float = 0.75) -> "SparseBM25":
+    def fit(cls, corpus_tokens: list[list[str]], k1: float = 1.2, b: float = 0.75) -> "SparseBM25":
         from rank_bm25 import BM25Okapi
 
         stats = BM25Okapi(corpus_tokens, k1=k1, b=b)

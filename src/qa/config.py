@@ -43,7 +43,7 @@ class Settings:
     encoder: str = "auto"
     chunk: ChunkSettings = field(default_factory=ChunkSettings)
     fusion: str = "score"
-    dense_weight: float = 0.5
+    dense_weight: float = 0.4
     rrf_k: int = 60
     rerank_depth: int = 50
     host: str = "127.0.0.1"
@@ -59,7 +59,7 @@ class Settings:
             model=env.get("QA_MODEL") or DEFAULT_MODEL,
             encoder=env.get("QA_ENCODER") or "auto",
             fusion=env.get("QA_FUSION") or "score",
-            dense_weight=float(env.get("QA_DENSE_WEIGHT") or 0.5),
+            dense_weight=float(env.get("QA_DENSE_WEIGHT") or 0.4),
             host=env.get("QA_HOST") or "127.0.0.1",
             port=int(env.get("QA_PORT") or 8000),
         )

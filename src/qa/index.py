@@ -66,9 +66,14 @@ class DocRecord:
         return d
 
 
-def indexed_text(p: Passage, doc: DocRecord, glossary: Glossary) -> str:
-    """What BM25 and the embedder see for a passage: its words plus where they stand."""
-    where = " › ".join(x for x in (doc.title, p.paper, p.section) if x)
+def indexed_text(p: Passage, doc: DocRecord, glossary: Glossary, title: bool = True) -> str:
+    """What a retriever sees for a passage: its words, the context it needs, where it stands.
+
+    BM25 gains from the document title (its words single out the right plan); the embedder
+    loses from it (one title on hundreds of passages pulls their vectors together), so
+    vectors are made without it. Measured in eval/README.md.
+    """
+    where = " › ".join(x for x in (doc.title if title else "", p.paper, p.section) if x)
     body = f"{p.context}\n{p.text}" if p.context else p.text
     return glossary.expand(f"{where}\n{body}")
 
@@ -208,10 +213,11 @@ def build(settings: Settings, progress: Callable[[str], None] | None = None,
         passages.extend(chunk(d, settings.chunk))
     say(f"cut {len(passages)} passages; {len(glossary)} acronyms found")
     by_id = {r.doc_id: r for r in records}
-    texts = [indexed_text(p, by_id[p.doc_id], glossary) for p in passages]
     enc = encoder or get_encoder(settings.model, settings.encoder)
-    vectors = _encode_with_progress(enc, texts, say)
-    bm25 = SparseBM25.fit([tokenize(t) for t in texts])
+    vectors = _encode_with_progress(
+        enc, [indexed_text(p, by_id[p.doc_id], glossary, title=False) for p in passages], say)
+    bm25 = SparseBM25.fit([tokenize(indexed_text(p, by_id[p.doc_id], glossary))
+                           for p in passages])
     manifest = {
         "format": FORMAT,
         "package_version": __version__,

@@ -89,6 +89,9 @@ def _clean_line(line: str) -> str:
     return line.rstrip()
 
 
+_NUMBERING = re.compile(r"[\d.()]+")
+
+
 def _bold_flags(raw_lines: list[str]) -> list[bool]:
     """Which lines sit wholly inside **...**, with bold state carried over line breaks.
 
@@ -106,7 +109,9 @@ def _bold_flags(raw_lines: list[str]) -> list[bool]:
         for i, part in enumerate(parts):
             if i:
                 state = not state
-            if part.strip():
+            # "15. **Declarations of Interest**": a plain number before a bold title is a
+            # bold heading all the same.
+            if part.strip() and not _NUMBERING.fullmatch(part.strip()):
                 any_text = True
                 all_bold &= state
         flags.append(any_text and all_bold)

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from .bm25 import tokenize
+from .bm25 import query_terms, tokenize
 from .config import FUSIONS, MAX_K, MAX_QUERY_CHARS, MODES, Settings
 from .index import Index
 
@@ -160,7 +160,7 @@ class Searcher:
         return ids[0][ids[0] >= 0]
 
     def bm25_scores(self, query: str, mask: np.ndarray | None) -> np.ndarray:
-        scores = self.index.bm25.scores(tokenize(self.index.glossary.expand(query)))
+        scores = self.index.bm25.scores(query_terms(self.index.glossary.expand(query)))
         if mask is not None:
             scores = np.where(mask, scores, -np.inf)
         return scores
@@ -194,7 +194,7 @@ class Searcher:
             final = fuse(dense, sparse, fusion, self.settings)
         order = np.argsort(-final, kind="stable")[:k]
         no_answer = self._no_answer(dense, sparse, order)
-        q_tokens = set(tokenize(query))
+        q_tokens = set(query_terms(query))
         hits = [self._hit(r + 1, int(cand[j]), float(final[j]), q_tokens)
                 for r, j in enumerate(order)]
         took = (time.perf_counter() - t0) * 1000
