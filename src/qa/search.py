@@ -12,6 +12,11 @@ from .config import FUSIONS, MAX_K, MAX_QUERY_CHARS, MODES, Settings
 from .index import Index
 
 
+# Below this cosine the nearest passage is not about the question (the dev set's answerable
+# questions all have a passage above 0.28; off-topic questions score about 0.1-0.2).
+NO_ANSWER_COSINE = 0.3
+
+
 class QueryError(ValueError):
     """The request cannot be answered as asked (empty query, bad k, unknown mode or filter)."""
 
@@ -193,15 +198,31 @@ class Searcher:
         else:
             final = fuse(dense, sparse, fusion, self.settings)
         order = np.argsort(-final, kind="stable")[:k]
-        no_answer = self._no_answer(dense, sparse, order)
         q_tokens = set(query_terms(query))
+        no_answer = self._no_answer(q_tokens, cand, dense, sparse)
         hits = [self._hit(r + 1, int(cand[j]), float(final[j]), q_tokens)
                 for r, j in enumerate(order)]
         took = (time.perf_counter() - t0) * 1000
         return SearchResult(query, mode, k, round(took, 2), no_answer, hits)
 
-    def _no_answer(self, dense, sparse, top) -> bool:
-        return len(top) == 0
+    def _no_answer(self, q_terms: set[str], cand: np.ndarray, dense, sparse) -> bool:
+        """True when neither retriever found real evidence: no passage near the question in
+        meaning, and none holding most of its distinctive words."""
+        if len(cand) == 0:
+            return True
+        weak_dense = dense is None or float(dense.max()) < NO_ANSWER_COSINE
+        weak_words = sparse is None or self._coverage(q_terms, int(cand[np.argmax(sparse)])) < 0.5
+        return weak_dense and weak_words
+
+    def _coverage(self, q_terms: set[str], pid: int) -> float:
+        """The idf-weighted share of the question's words that passage `pid` holds."""
+        bm = self.index.bm25
+        ids = bm.term_ids(sorted(t for t in q_terms if "_" not in t))
+        if not ids:
+            return 0.0
+        idf = bm.idf_values[ids]
+        held = bm.weights[ids, pid].toarray().ravel() > 0
+        return float(idf[held].sum() / idf.sum()) if idf.sum() > 0 else 0.0
 
     def _hit(self, rank: int, i: int, score: float, q_tokens: set[str]) -> Hit:
         p = self.index.passages[i]

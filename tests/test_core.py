@@ -1,0 +1,326 @@
+"""The core on the real corpus: citations, retrieval modes, persistence, staleness, bad input."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import CORPUS, ROOT
+from qa.bm25 import SparseBM25, tokenize
+from qa.evaluate import hits_needle, load_questions, score_question
+from qa.index import Index, IndexCorrupt, IndexMissing, ModelMismatch, build
+from qa.ingest import clean, decode, read_corpus
+from qa.search import QueryError, Searcher
+
+HASU = "We confirmed that the proposal is for a single HASU and ASU at UHCW is the preferred model."
+SMALL_DOC = "001_5315744c9454198c.txt"
+
+
+def qa_cli(*args, env_extra=None, timeout=120):
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", **(env_extra or {})}
+    return subprocess.run([sys.executable, "-m", "qa.cli", *args], capture_output=True, text=True,
+                          env=env, timeout=timeout, cwd=ROOT)
+
+
+@pytest.fixture(scope="session")
+def cli_env(settings, index):
+    return {"QA_INDEX": str(settings.index_dir), "QA_CORPUS": str(settings.corpus_dir)}
+
+
+@pytest.fixture()
+def small_corpus(tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    shutil.copy(CORPUS / SMALL_DOC, corpus / SMALL_DOC)
+    return corpus
+
+
+def small_settings(settings, corpus: Path, tmp_path: Path):
+    return replace(settings, corpus_dir=corpus, index_dir=tmp_path / "index")
+
+
+# --- citations ------------------------------------------------------------------------------
+
+def test_every_passage_is_the_exact_span_it_cites(index):
+    assert len(index.passages) > 300
+    for p in index.passages:
+        doc = index.doc_by_id[p.doc_id]
+        assert doc.text[p.start:p.end] == p.text
+        assert p.text.strip() == p.text and p.text
+
+
+def test_no_extraction_markup_reaches_readers(index):
+    for d in index.docs:
+        for mark in ("**", "<ul", "<li", "</", "<i>", "<p>", "<u>"):
+            assert mark not in d.text, (d.doc_id, mark)
+
+
+def test_cleaning_keeps_words_apart_where_markup_stood():
+    text, bold = clean("Cancer\t<ul style=\"x\"> • Roll out <i>now</i> • HPV</ul>\n**Heading**\n")
+    assert text == "Cancer\t• Roll out now • HPV\nHeading\n"
+    assert bold == {len("Cancer\t• Roll out now • HPV\n")}
+
+
+def test_agenda_pack_citations_name_the_paper(searcher):
+    res = searcher.search("local maternity system vision", k=5)
+    hit = next(h for h in res.results if "mothers to be" in h.text)
+    assert hit.paper.startswith("Minutes of the Health and Social Care Scrutiny Board (5)")
+    assert "11 October 2017" in hit.paper
+    papers = {p.paper for p in searcher.index.passages if p.doc_id.startswith("003_")}
+    assert any(p.startswith("Briefing note: Primary Care Sustainability") for p in papers)
+    assert "Health and Social Care Scrutiny Board Work Programme 2017/18" in papers
+
+
+def test_section_paths_follow_numbered_headings(index):
+    sections = {p.section for p in index.passages if p.doc_id.startswith("000_")}
+    assert "5. Transformation Work stream updates › 5.6. Planned Care" in sections
+
+
+def test_table_rows_carry_their_header(index):
+    row = next(p for p in index.passages if "Sickness Absence % - as at end of July 2019" in p.text)
+    assert row.kind == "table"
+    assert "UHCW\tGEH\tSWFT\tCWPT" in row.context or "UHCW\tGEH\tSWFT\tCWPT" in row.text
+
+
+# --- search ---------------------------------------------------------------------------------
+
+def test_stroke_question_finds_the_hasu_passage_in_top_3(searcher):
+    res = searcher.search("what is the stroke model?", k=10)
+    assert any(hits_needle(h.text, HASU) for h in res.results[:3])
+    top = res.results[0]
+    assert top.title and top.date and top.doc_id
+    for h in res.results:
+        for a, b in h.highlights:
+            assert 0 <= a < b <= len(h.text)
+
+
+@pytest.mark.parametrize("mode", ["bm25", "dense"])
+def test_each_retriever_works_alone(searcher, mode):
+    res = searcher.search("what is the stroke model?", k=10, mode=mode)
+    assert res.mode == mode and len(res.results) == 10
+    assert [h.rank for h in res.results] == list(range(1, 11))
+    assert all(a.score >= b.score for a, b in zip(res.results, res.results[1:]))
+    assert sum("stroke" in h.text.lower() for h in res.results[:5]) >= 3
+
+
+def test_fusions_differ_and_both_rank(searcher):
+    rrf = searcher.search("CWPT sickness absence", k=5, fusion="rrf")
+    score = searcher.search("CWPT sickness absence", k=5, fusion="score")
+    for res in (rrf, score):
+        assert "Sickness Absence %" in res.results[0].text
+    assert [h.score for h in rrf.results] != [h.score for h in score.results]
+
+
+def test_filters_restrict_documents(searcher):
+    res = searcher.search("stroke", k=10, doc="000_39354a0ede1fe7a3")
+    assert res.results and all(h.doc_id == "000_39354a0ede1fe7a3" for h in res.results)
+    res = searcher.search("GP workforce", k=10, area="Hertfordshire and West Essex")
+    assert res.results and all(h.area == "Hertfordshire and West Essex" for h in res.results)
+
+
+def test_acronyms_are_expanded_from_the_corpus(index):
+    assert index.glossary.entries.get("LWAB") == "Local Workforce Action Board"
+    assert "Integrated Single Point of Access" in index.glossary.expand("what is iSPA")
+
+
+def test_off_topic_question_says_no_answer(searcher):
+    assert searcher.search("recipe for chocolate cake", k=5).no_answer
+    assert not searcher.search("what is the stroke model?", k=5).no_answer
+
+
+@pytest.mark.parametrize("query,k,mode,message", [
+    ("", 10, "hybrid", "empty"),
+    ("   \n", 10, "hybrid", "empty"),
+    ("x" * 10_000, 10, "hybrid", "limit"),
+    ("stroke", 0, "hybrid", "k must"),
+    ("stroke", "abc", "hybrid", "k must"),
+    ("stroke", 51, "hybrid", "k must"),
+    ("stroke", 10, "fuzzy", "unknown mode"),
+])
+def test_bad_queries_raise_clear_errors(searcher, query, k, mode, message):
+    with pytest.raises(QueryError, match=message):
+        searcher.search(query, k=k, mode=mode)
+
+
+def test_unknown_filters_raise(searcher):
+    with pytest.raises(QueryError, match="unknown document"):
+        searcher.search("stroke", doc="nope")
+    with pytest.raises(QueryError, match="unknown area"):
+        searcher.search("stroke", area="Atlantis")
+
+
+# --- BM25 -----------------------------------------------------------------------------------
+
+def test_sparse_bm25_scores_equal_rank_bm25():
+    from rank_bm25 import BM25Okapi
+
+    docs = [tokenize(t) for t in ("the stroke unit at UHCW", "stroke rehabilitation services",
+                                  "GP workforce and GP practices", "maternity services vision")]
+    ours = SparseBM25.fit(docs)
+    theirs = BM25Okapi(docs, k1=1.2, b=0.75)
+    for q in (tokenize("stroke services"), tokenize("GP GP workforce"), tokenize("unknown")):
+        np.testing.assert_allclose(ours.scores(q), theirs.get_scores(q), rtol=1e-5, atol=1e-6)
+
+
+# --- persistence ----------------------------------------------------------------------------
+
+def test_index_round_trips_through_save_and_load(index, searcher, settings):
+    loaded = Index.load(settings.index_dir)
+    assert [p.text for p in loaded.passages] == [p.text for p in index.passages]
+    np.testing.assert_array_equal(loaded.vectors, index.vectors)
+    again = Searcher(loaded, settings).search("CWPT sickness absence", k=5)
+    first = searcher.search("CWPT sickness absence", k=5)
+    assert [h.passage_id for h in again.results] == [h.passage_id for h in first.results]
+    m = loaded.manifest
+    assert m["model"] == settings.model and m["dimensions"] == 384 and m["passages"] > 0
+    assert set(m["files"]) >= {SMALL_DOC, "catalog.json"}
+    assert m["chunker"] == settings.chunk.as_dict()
+
+
+def test_staleness_is_detected(settings, small_corpus, tmp_path):
+    s = small_settings(settings, small_corpus, tmp_path)
+    built, _ = build(s)
+    built.save(s.index_dir)
+    assert Index.load(s.index_dir).stale_files(small_corpus) == []
+    with open(small_corpus / SMALL_DOC, "a") as f:
+        f.write("\nA new paragraph.\n")
+    assert Index.load(s.index_dir).stale_files(small_corpus) == [SMALL_DOC]
+    out = qa_cli("search", "stroke", "-k", "1",
+                 env_extra={"QA_INDEX": str(s.index_dir), "QA_CORPUS": str(small_corpus)})
+    assert out.returncode == 0 and "stale" in out.stderr
+
+
+def test_model_mismatch_is_refused(index, settings):
+    with pytest.raises(ModelMismatch, match="built with model"):
+        Searcher(index, replace(settings, model="some/other-model"))
+
+
+def test_failed_build_leaves_previous_index_usable(settings, small_corpus, tmp_path):
+    s = small_settings(settings, small_corpus, tmp_path)
+    built, _ = build(s)
+    first = built.save(s.index_dir)
+
+    class Breaks:
+        """An encoder that dies: a build interrupted before it could write."""
+        backend, dim = "onnx", 384
+
+        def encode(self, texts, batch_size=32):
+            raise RuntimeError("disk on fire")
+
+    with pytest.raises(RuntimeError):
+        build(s, encoder=Breaks())
+    assert Index.load(s.index_dir).path == first
+    assert not [p for p in s.index_dir.iterdir() if p.name.startswith(".tmp-")]
+
+
+def test_missing_and_corrupt_index(settings, small_corpus, tmp_path):
+    s = small_settings(settings, small_corpus, tmp_path)
+    with pytest.raises(IndexMissing, match="qa build"):
+        Index.load(s.index_dir)
+    built, _ = build(s)
+    path = built.save(s.index_dir)
+    (path / "passages.json").write_text("{not json")
+    with pytest.raises(IndexCorrupt, match="qa build"):
+        Index.load(s.index_dir)
+
+
+# --- documents ------------------------------------------------------------------------------
+
+def test_bad_files_are_skipped_with_a_warning(small_corpus):
+    (small_corpus / "binary.txt").write_bytes(b"\x00\x01\x02PK\x03\x04" * 100)
+    (small_corpus / "legacy.txt").write_bytes("Caf\xe9 strategy \x96 2018\n".encode("latin-1"))
+    docs, warnings = read_corpus(small_corpus)
+    assert [w for w in warnings if "binary.txt" in w]
+    legacy = next(d for d in docs if d.path == "legacy.txt")
+    assert legacy.text.startswith("Café strategy – 2018")
+
+
+def test_document_without_catalog_entry_gets_inferred_metadata(tmp_path):
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    shutil.copy(CORPUS / "004_a45d7b1da6d1bef7.txt", corpus / "report.txt")
+    (doc,), _ = read_corpus(corpus)
+    assert doc.date == "2017-12-13"
+    assert doc.area == "Hertfordshire and West Essex"
+    assert doc.body.lower() == "hertfordshire county council"
+
+
+def test_decode_rejects_binary():
+    with pytest.raises(ValueError, match="binary"):
+        decode(b"abc\x00def")
+
+
+# --- the command line -----------------------------------------------------------------------
+
+def test_cli_search_prints_cited_passages(cli_env):
+    out = qa_cli("search", "what is the stroke model?", "-k", "3", env_extra=cli_env)
+    assert out.returncode == 0, out.stderr
+    assert "HASU" in out.stdout and "§" in out.stdout and "3 passages" in out.stdout
+
+
+def test_cli_search_json_contract(cli_env, settings):
+    out = qa_cli("search", "what is the stroke model?", "--json", "-k", "4", "--mode", "bm25",
+                 env_extra=cli_env)
+    data = json.loads(out.stdout)
+    assert set(data) >= {"query", "mode", "k", "took_ms", "no_answer", "results"}
+    assert data["mode"] == "bm25" and data["k"] == 4 and len(data["results"]) == 4
+    docs = {d.doc_id: d for d in Index.load(settings.index_dir).docs}
+    for r in data["results"]:
+        assert set(r) >= {"rank", "score", "doc_id", "title", "date", "area", "section", "start",
+                          "end", "text", "highlights"}
+        assert docs[r["doc_id"]].text[r["start"]:r["end"]] == r["text"]
+
+
+@pytest.mark.parametrize("args,message", [
+    (["search", ""], "empty"),
+    (["search", "   "], "empty"),
+    (["search", "x" * 10_000], "limit"),
+    (["search", "stroke", "-k", "0"], "whole number"),
+    (["search", "stroke", "-k", "abc"], "whole number"),
+    (["eval", "/nonexistent/questions.jsonl"], "cannot read"),
+])
+def test_cli_bad_input_is_one_clear_line(cli_env, args, message):
+    out = qa_cli(*args, env_extra=cli_env)
+    assert out.returncode != 0
+    assert message in out.stderr and "Traceback" not in out.stderr
+
+
+def test_cli_missing_index(tmp_path):
+    out = qa_cli("search", "stroke", env_extra={"QA_INDEX": str(tmp_path / "none")})
+    assert out.returncode == 1 and "qa build" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_cli_build_summary(settings, small_corpus, tmp_path):
+    out = qa_cli("build", env_extra={"QA_INDEX": str(tmp_path / "ix"), "QA_CORPUS": str(small_corpus)})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("built index: 1 documents,") and "passages" in out.stdout
+    assert "embedded" in out.stderr
+
+
+# --- evaluation -----------------------------------------------------------------------------
+
+def test_scorer_follows_the_hit_rule():
+    needle = "The NHS spends £274 million annually on drugs across the STP"
+    assert hits_needle("... The NHS spends £274 million annually on drugs ...", needle)
+    assert not hits_needle("The NHS spends a lot on drugs", needle)
+    s = score_question(["nothing here", needle], [needle, "some other needle entirely here"])
+    assert s["hit@1"] == 0 and s["hit@3"] == 1 and s["mrr@10"] == 0.5 and s["recall@10"] == 0.5
+
+
+def test_cli_eval_reports_every_mode(cli_env):
+    out = qa_cli("eval", str(ROOT / "eval" / "dev.jsonl"), "--json", env_extra=cli_env,
+                 timeout=300)
+    assert out.returncode == 0, out.stderr
+    reports = {r["mode"]: r for r in json.loads(out.stdout)["reports"]}
+    assert set(reports) == {"bm25", "dense", "hybrid"}
+    questions = load_questions(ROOT / "eval" / "dev.jsonl")
+    assert reports["hybrid"]["answerable"] == sum(bool(q.needles) for q in questions)
+    assert reports["hybrid"]["overall"]["hit@10"] >= 0.8
+    assert "multi_doc" in reports["hybrid"]["by_kind"]
