@@ -277,102 +277,111 @@ def _heading_label(block: Block) -> str:
     return _PAGE_NUMBER.sub("", block.text).rstrip(":").strip()
 
 
-def chunk(doc: Document, cfg: ChunkSettings) -> list[Passage]:
-    text = doc.text
-    out: list[Passage] = []
-    for paper in parse(doc):
-        stack: list[Block] = []
-        group: list[Block] = []  # blocks of the passage being built
-        heads: list[Block] = []  # headings not yet placed at the top of a passage
-        lead_in = ""
-        table_header = ""
-        table_caption = ""
+@dataclass
+class _Context:
+    """What the passage being built needs from outside itself, as the section unfolds."""
 
-        def emit(kind: str, context: str) -> None:
-            nonlocal heads
-            if not group:
-                return
-            first = heads[0] if heads else group[0]
-            a, b = first.start, group[-1].end
-            section = SECTION_SEP.join(_heading_label(h) for h in stack)
-            if b - a > cfg.max_chars and len(group) == 1 and kind == "text":
-                spans = _split_long(group[0].start, b, text, cfg)
-                spans[0] = (a, spans[0][1])
-                for x, y in spans:
-                    out.append(Passage(doc.doc_id, paper.title, section, x, y, text[x:y], kind,
-                                       context))
-            elif kind == "table" and len(group) == 1 and b - a > cfg.max_chars:
-                row = group[0]
-                label = row.text.split("\t", 1)[0].strip()
-                for x, y in _split_long(row.start, b, text, cfg):
-                    x = a if x == row.start else x
-                    ctx = context if x == a else f"{context}\n{label}".strip()
-                    out.append(Passage(doc.doc_id, paper.title, section, x, y, text[x:y], kind,
-                                       ctx))
-            else:
-                out.append(Passage(doc.doc_id, paper.title, section, a, b, text[a:b], kind,
-                                   context))
-            group.clear()
-            heads = []
+    lead_in: str = ""  # a paragraph ending in ':' that introduces the bullets after it
+    header: str = ""  # the first row of the current table
+    caption: str = ""  # the line just above the current table
+    topic: str = ""  # the bold lead-in label of the last labelled paragraph or bullet
 
-        def size_with(block: Block) -> int:
-            first = heads[0] if heads else (group[0] if group else block)
-            return block.end - first.start
-
-        for block in paper.blocks:
-            if block.kind == "furniture":
-                emit(_kind(group), _ctx(group, lead_in, table_header, table_caption))
-                continue
-            if block.kind == "heading":
-                emit(_kind(group), _ctx(group, lead_in, table_header, table_caption))
-                while stack and stack[-1].level >= block.level:
-                    stack.pop()
-                # Headings with no body of their own ride on top of the next passage.
-                stack.append(block)
-                heads.append(block)
-                lead_in = table_header = ""
-                continue
-            if group and (_kind(group) == "table") != (block.kind == "row"):
-                emit(_kind(group), _ctx(group, lead_in, table_header, table_caption))
-            if block.kind == "row":
-                if not group and not table_header:
-                    table_header = block.text
-                elif group and size_with(block) > cfg.target_chars:
-                    emit("table", _ctx(group, lead_in, table_header, table_caption))
-                group.append(block)
-                continue
-            table_header = ""
-            table_caption = block.text if len(block.text) <= 120 else ""
-            if group and size_with(block) > cfg.target_chars:
-                emit("text", _ctx(group, lead_in, table_header, table_caption))
-            if block.kind == "para" and block.text.endswith(":"):
-                lead_in = block.text
-            elif block.kind == "para":
-                lead_in = ""
-            group.append(block)
-        emit(_kind(group), _ctx(group, lead_in, table_header, table_caption))
-        # A paper ending in headings alone (a title page) still gets its words indexed.
-        if heads:
-            a, b = heads[0].start, heads[-1].end
-            out.append(Passage(doc.doc_id, paper.title,
-                               SECTION_SEP.join(_heading_label(h) for h in stack[:-1]),
-                               a, b, text[a:b], "text", ""))
-    return out
-
-
-def _kind(group: list[Block]) -> str:
-    return "table" if group and group[0].kind == "row" else "text"
-
-
-def _ctx(group: list[Block], lead_in: str, header: str, caption: str) -> str:
-    """What the passage needs from outside itself: the table's header, or the list's lead-in."""
-    if not group:
-        return ""
-    if group[0].kind == "row":
-        parts = [caption] if caption else []
-        if header and group[0].text != header:
-            parts.append(header)
+    def for_group(self, group: list[Block], labels: dict) -> str:
+        if group[0].kind == "row":
+            parts = [self.caption] if self.caption else []
+            if self.header and group[0].text != self.header:
+                parts.append(self.header)
+            return "\n".join(parts)
+        parts = [self.topic] if self.topic and group[0].start not in labels else []
+        if group[0].kind == "bullet" and self.lead_in:
+            parts.append(self.lead_in)
         return "\n".join(parts)
-    if group[0].kind == "bullet" and lead_in:
-        return lead_in
-    return ""
+
+
+class _PaperChunker:
+    """Packs one paper's blocks into passages; each passage an exact span of the text."""
+
+    def __init__(self, doc: Document, paper: Paper, cfg: ChunkSettings):
+        self.doc, self.paper, self.cfg = doc, paper, cfg
+        self.out: list[Passage] = []
+        self.stack: list[Block] = []  # the headings above the current block
+        self.heads: list[Block] = []  # headings not yet placed at the top of a passage
+        self.group: list[Block] = []  # blocks of the passage being built
+        self.ctx = _Context()
+
+    def run(self) -> list[Passage]:
+        for block in self.paper.blocks:
+            self.add(block)
+        self.flush()
+        if self.heads:  # a paper ending in headings alone (a title page) is still indexed
+            a, b = self.heads[0].start, self.heads[-1].end
+            self._passage(a, b, "text", "", self.stack[:-1])
+        return self.out
+
+    def add(self, block: Block) -> None:
+        ctx, group = self.ctx, self.group
+        if block.kind == "furniture":
+            self.flush()
+            return
+        if block.kind == "heading":
+            self.flush()
+            while self.stack and self.stack[-1].level >= block.level:
+                self.stack.pop()
+            # Headings with no body of their own ride on top of the next passage.
+            self.stack.append(block)
+            self.heads.append(block)
+            self.ctx = _Context()
+            return
+        if group and (group[0].kind == "row") != (block.kind == "row"):
+            self.flush()
+        if block.kind == "row":
+            if not group and not ctx.header:
+                ctx.header = block.text
+            elif group and self._size_with(block) > self.cfg.target_chars:
+                self.flush()
+            group.append(block)
+            return
+        ctx.header = ""
+        ctx.caption = block.text if len(block.text) <= 120 else ""
+        if group and self._size_with(block) > self.cfg.target_chars:
+            self.flush()
+        if block.start in self.doc.labels:
+            ctx.topic = self.doc.labels[block.start]
+        if block.kind == "para":
+            ctx.lead_in = block.text if block.text.endswith(":") else ""
+        group.append(block)
+
+    def _size_with(self, block: Block) -> int:
+        first = self.heads[0] if self.heads else (self.group[0] if self.group else block)
+        return block.end - first.start
+
+    def flush(self) -> None:
+        group = self.group
+        if not group:
+            return
+        kind = "table" if group[0].kind == "row" else "text"
+        context = self.ctx.for_group(group, self.doc.labels)
+        a = (self.heads[0] if self.heads else group[0]).start
+        b = group[-1].end
+        if len(group) == 1 and b - a > self.cfg.max_chars:
+            # One block too long to read at a glance: cut it at sentences. A table row's
+            # later pieces keep its first cell, which says what the row is about.
+            label = group[0].text.split("\t", 1)[0].strip() if kind == "table" else ""
+            spans = _split_long(group[0].start, b, self.doc.text, self.cfg)
+            for i, (x, y) in enumerate(spans):
+                piece_ctx = context if i == 0 or not label else f"{context}\n{label}".strip()
+                self._passage(a if i == 0 else x, y, kind, piece_ctx, self.stack)
+        else:
+            self._passage(a, b, kind, context, self.stack)
+        group.clear()
+        self.heads = []
+
+    def _passage(self, a: int, b: int, kind: str, context: str, stack: list[Block]) -> None:
+        section = SECTION_SEP.join(_heading_label(h) for h in stack)
+        self.out.append(Passage(self.doc.doc_id, self.paper.title, section, a, b,
+                                self.doc.text[a:b], kind, context))
+
+
+def chunk(doc: Document, cfg: ChunkSettings) -> list[Passage]:
+    """The document's passages, paper by paper, in reading order."""
+    return [p for paper in parse(doc) for p in _PaperChunker(doc, paper, cfg).run()]

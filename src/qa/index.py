@@ -69,11 +69,13 @@ class DocRecord:
 def indexed_text(p: Passage, doc: DocRecord, glossary: Glossary, title: bool = True) -> str:
     """What a retriever sees for a passage: its words, the context it needs, where it stands.
 
-    BM25 gains from the document title (its words single out the right plan); the embedder
-    loses from it (one title on hundreds of passages pulls their vectors together), so
-    vectors are made without it. Measured in eval/README.md.
+    BM25 gains from the document's title, area and body (their words single out the right
+    plan: "... in Herefordshire and Worcestershire"); the embedder loses from them (one title
+    on hundreds of passages pulls their vectors together), so vectors are made without.
+    Measured in eval/README.md.
     """
-    where = " › ".join(x for x in (doc.title if title else "", p.paper, p.section) if x)
+    meta = (doc.title, doc.area, doc.body) if title else ()
+    where = " › ".join(x for x in (*meta, p.paper, p.section) if x)
     body = f"{p.context}\n{p.text}" if p.context else p.text
     return glossary.expand(f"{where}\n{body}")
 

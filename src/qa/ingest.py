@@ -34,6 +34,9 @@ class Document:
     # Offsets of lines that were wholly bold in the source: a strong heading signal that the
     # cleaning itself removes.
     bold_lines: frozenset = field(default_factory=frozenset, repr=False)
+    # Bold lead-in labels ("- **Medicines Optimisation** - The ..."), by line offset: the
+    # topic of the paragraphs that follow, which often never name it again.
+    labels: dict = field(default_factory=dict, repr=False)
 
     def meta(self) -> dict:
         return {"doc_id": self.doc_id, "title": self.title, "body": self.body, "date": self.date,
@@ -119,13 +122,18 @@ def _bold_flags(raw_lines: list[str]) -> list[bool]:
     return flags
 
 
-def clean(raw: str) -> tuple[str, frozenset]:
-    """Markup-free text with runs of blank lines folded, and the offsets of wholly-bold lines."""
+_LABEL = re.compile(r"^\s*(?:[-•*]\s+)?\*\*([^*]{3,80}?)\*\*\s*[-–:]")
+
+
+def clean(raw: str) -> tuple[str, frozenset, dict]:
+    """Markup-free text with runs of blank lines folded, the offsets of wholly-bold lines, and
+    the bold lead-in label of each line that has one."""
     raw = raw.replace("\r\n", "\n").replace("\r", "\n")
     raw_lines = raw.split("\n")
     flags = _bold_flags(raw_lines)
     out: list[str] = []
     bold: set[int] = set()
+    labels: dict[int, str] = {}
     pos, blank_run = 0, 2  # leading blank lines are dropped
     for line, is_bold in zip(raw_lines, flags):
         text = _clean_line(line)
@@ -138,9 +146,12 @@ def clean(raw: str) -> tuple[str, frozenset]:
             blank_run = 0
         if is_bold:
             bold.add(pos)
+        label = _LABEL.match(line)
+        if label:
+            labels[pos + len(text) - len(text.lstrip())] = _clean_line(label.group(1)).strip()
         out.append(text)
         pos += len(text) + 1
-    return "\n".join(out).rstrip() + "\n", frozenset(bold)
+    return "\n".join(out).rstrip() + "\n", frozenset(bold), labels
 
 
 # --- metadata inference ---------------------------------------------------------------------
@@ -245,14 +256,14 @@ def doc_id_for(path: Path) -> str:
 def read_document(path: Path, catalog: dict) -> Document:
     """One corpus file as a Document; raises ValueError or OSError if it cannot be read as text."""
     data = path.read_bytes()
-    text, bold = clean(decode(data))
+    text, bold, labels = clean(decode(data))
     if not text.strip():
         raise ValueError("no text")
     meta = infer_meta(text, path.stem)
     entry = catalog.get(path.name) or {}
     meta.update({k: str(v) for k, v in entry.items() if k in meta and v})
     return Document(doc_id=doc_id_for(path), path=path.name, text=text,
-                    sha256=hashlib.sha256(data).hexdigest(), bold_lines=bold, **meta)
+                    sha256=hashlib.sha256(data).hexdigest(), bold_lines=bold, labels=labels, **meta)
 
 
 def read_corpus(corpus_dir: Path) -> tuple[list[Document], list[str]]:
