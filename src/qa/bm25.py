@@ -85,14 +85,11 @@ class SparseBM25:
 
     def scores(self, tokens: list[str]) -> np.ndarray:
         ids = self.term_ids(tokens)
-        n = self.weights.shape[1]
         if not ids:
-            return np.zeros(n, dtype=np.float32)
+            return np.zeros(self.weights.shape[1], dtype=np.float32)
         # Repeated query terms count once per repeat, as in rank-bm25's get_scores.
         uniq, counts = np.unique(ids, return_counts=True)
-        q = sparse.csr_matrix((counts.astype(np.float32), (np.zeros_like(uniq), uniq)),
-                              shape=(1, self.weights.shape[0]))
-        return np.asarray((q @ self.weights).todense()).ravel()
+        return self.weights[uniq].T @ counts.astype(np.float32)
 
     def idf(self, token: str) -> float:
         i = self.vocab.get(token)

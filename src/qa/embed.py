@@ -41,15 +41,11 @@ def _onnx_file() -> Path | None:
 class OnnxEncoder:
     backend = "onnx"
 
-    def __init__(self, onnx_path: Path, tokenizer_path: Path, threads: int = 0):
+    def __init__(self, onnx_path: Path, tokenizer_path: Path):
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
-        opts = ort.SessionOptions()
-        if threads:
-            opts.intra_op_num_threads = threads
-        self.session = ort.InferenceSession(str(onnx_path), opts,
-                                            providers=["CPUExecutionProvider"])
+        self.session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
         self.tokenizer = Tokenizer.from_file(str(tokenizer_path))
         # The shipped tokenizer.json pads every input to 128 tokens; pad per batch instead.
         self.tokenizer.no_padding()

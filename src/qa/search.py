@@ -83,22 +83,35 @@ def _minmax(x: np.ndarray) -> np.ndarray:
 _SENT = re.compile(r"[^.!?\n•;]+(?:[.!?;]+|$)")
 
 
-def best_sentence(text: str, q_tokens: set[str], idf) -> list[list[int]]:
-    """Offsets in `text` of the sentence sharing the most (idf-weighted) words with the query."""
-    best, best_score = None, 0.0
+@dataclass(frozen=True)
+class Sentence:
+    start: int  # offsets within the passage text
+    end: int
+    terms: frozenset
+
+
+def split_sentences(text: str) -> list[Sentence]:
+    """The passage's sentences (and list items, and table cells' bullets) with their terms."""
+    out = []
     for m in _SENT.finditer(text):
-        toks = set(tokenize(m.group(0)))
-        score = sum(idf(t) for t in q_tokens & toks)
+        a, b = m.start(), m.end()
+        while a < b and text[a].isspace():
+            a += 1
+        while b > a and text[b - 1].isspace():
+            b -= 1
+        if b > a:
+            out.append(Sentence(a, b, frozenset(tokenize(text[a:b]))))
+    return out
+
+
+def best_sentence(sentences: list[Sentence], q_terms: set[str], idf) -> list[list[int]]:
+    """Offsets of the sentence sharing the most (idf-weighted) terms with the question."""
+    best, best_score = None, 0.0
+    for s in sentences:
+        score = sum(idf(t) for t in q_terms & s.terms)
         if score > best_score:
-            best, best_score = m, score
-    if best is None:
-        return []
-    a, b = best.start(), best.end()
-    while a < b and text[a].isspace():
-        a += 1
-    while b > a and text[b - 1].isspace():
-        b -= 1
-    return [[a, b]] if b > a else []
+            best, best_score = s, score
+    return [[best.start, best.end]] if best else []
 
 
 def fuse(dense: np.ndarray, sparse: np.ndarray, fusion: str, settings: Settings) -> np.ndarray:
@@ -121,6 +134,8 @@ class Searcher:
         self.settings = settings
         self._encoder = encoder
         self._areas = sorted({d.area for d in index.docs if d.area})
+        # Sentence splits of passages already shown: highlighting is per query, splitting is not.
+        self._sentences: dict[int, list[Sentence]] = {}
 
     @classmethod
     def open(cls, settings: Settings | None = None, encoder=None) -> "Searcher":
@@ -216,15 +231,19 @@ class Searcher:
         weak_words = sparse is None or self._coverage(q_terms, int(cand[np.argmax(sparse)])) < 0.5
         return weak_dense and weak_words
 
+    def sentences(self, pid: int) -> list[Sentence]:
+        found = self._sentences.get(pid)
+        if found is None:
+            found = self._sentences[pid] = split_sentences(self.index.passages[pid].text)
+        return found
+
     def _coverage(self, q_terms: set[str], pid: int) -> float:
         """The idf-weighted share of the question's words that passage `pid` holds."""
-        bm = self.index.bm25
-        ids = bm.term_ids(sorted(t for t in q_terms if "_" not in t))
-        if not ids:
-            return 0.0
-        idf = bm.idf_values[ids]
-        held = bm.weights[ids, pid].toarray().ravel() > 0
-        return float(idf[held].sum() / idf.sum()) if idf.sum() > 0 else 0.0
+        idf = self.index.bm25.idf
+        words = [t for t in q_terms if "_" not in t]
+        total = sum(idf(t) for t in words)
+        held = set().union(*(s.terms for s in self.sentences(pid)))
+        return sum(idf(t) for t in words if t in held) / total if total > 0 else 0.0
 
     def _hit(self, rank: int, i: int, score: float, q_tokens: set[str]) -> Hit:
         p = self.index.passages[i]
@@ -232,4 +251,4 @@ class Searcher:
         return Hit(rank=rank, score=round(score, 4), passage_id=i, doc_id=p.doc_id,
                    title=d.title, body=d.body, date=d.date, area=d.area, paper=p.paper,
                    section=p.section, start=p.start, end=p.end, text=p.text,
-                   highlights=best_sentence(p.text, q_tokens, self.index.bm25.idf))
+                   highlights=best_sentence(self.sentences(i), q_tokens, self.index.bm25.idf))
