@@ -34,3 +34,49 @@ def index(settings) -> Index:
 @pytest.fixture(scope="session")
 def searcher(index, settings) -> Searcher:
     return Searcher(index, settings)
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run", "--disable-sync"]
+OUTPUT = ROOT / "test-output"
+
+
+@pytest.fixture(scope="session")
+def live_server(searcher):
+    """The real app under waitress, the production server, on a free localhost port."""
+    import socket
+    import threading
+
+    from waitress.server import create_server
+
+    from qa.web import create_app
+
+    server = create_server(create_app(searcher), host="127.0.0.1", port=0, threads=4)
+    port = server.socket.getsockname()[1]
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    with socket.create_connection(("127.0.0.1", port), timeout=10):
+        pass
+    yield f"http://127.0.0.1:{port}"
+    server.close()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium driven by Playwright (Playwright's own browser download cannot work here)."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (./test.sh does)")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture()
+def page(browser):
+    context = browser.new_context(viewport={"width": 1200, "height": 900})
+    pg = context.new_page()
+    yield pg
+    context.close()

@@ -1,0 +1,119 @@
+"""The OpenAPI 3.1 description of the JSON API; tests validate real responses against it."""
+from __future__ import annotations
+
+from . import __version__
+from .config import MAX_K, MAX_QUERY_CHARS, MODES
+
+
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict, description: str) -> dict:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _query(name: str, description: str, schema: dict, required: bool = False) -> dict:
+    return {"name": name, "in": "query", "required": required, "description": description,
+            "schema": schema}
+
+
+ERRORS = {"400": _json(_ref("Error"), "The request is malformed"),
+          "404": _json(_ref("Error"), "No such resource")}
+
+SCHEMAS = {
+    "Error": {
+        "type": "object", "required": ["error"],
+        "properties": {"error": {
+            "type": "object", "required": ["code", "message"],
+            "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}}},
+    "Hit": {
+        "type": "object",
+        "required": ["rank", "score", "passage_id", "doc_id", "title", "body", "date", "area",
+                     "paper", "section", "start", "end", "text", "highlights"],
+        "properties": {
+            "rank": {"type": "integer", "minimum": 1},
+            "score": {"type": "number"},
+            "passage_id": {"type": "integer"},
+            "doc_id": {"type": "string"},
+            "title": {"type": "string"},
+            "body": {"type": "string"},
+            "date": {"type": "string", "description": "ISO date, year-month or year"},
+            "area": {"type": "string"},
+            "paper": {"type": "string",
+                      "description": "the paper inside a bundle (minutes, briefing note, "
+                                     "appendix); empty for the document itself"},
+            "section": {"type": "string", "description": "headings, joined by ' › '"},
+            "start": {"type": "integer", "minimum": 0},
+            "end": {"type": "integer", "minimum": 0},
+            "text": {"type": "string", "description": "document text[start:end], exactly"},
+            "highlights": {"type": "array", "description": "[start, end] offsets within text",
+                           "items": {"type": "array", "items": {"type": "integer"},
+                                     "minItems": 2, "maxItems": 2}}}},
+    "SearchResult": {
+        "type": "object", "required": ["query", "mode", "k", "took_ms", "no_answer", "results"],
+        "properties": {
+            "query": {"type": "string"},
+            "mode": {"enum": list(MODES)},
+            "k": {"type": "integer"},
+            "took_ms": {"type": "number"},
+            "no_answer": {"type": "boolean",
+                          "description": "true when nothing in the corpus answers well"},
+            "results": {"type": "array", "items": _ref("Hit")}}},
+    "DocumentMeta": {
+        "type": "object",
+        "required": ["doc_id", "path", "title", "body", "date", "area", "type", "chars"],
+        "properties": {k: {"type": "string"} for k in
+                       ("doc_id", "path", "title", "body", "date", "area", "type")}
+        | {"chars": {"type": "integer"}}},
+    "Document": {"allOf": [_ref("DocumentMeta"), {
+        "type": "object", "required": ["text"], "properties": {"text": {"type": "string"}}}]},
+    "Health": {
+        "type": "object",
+        "required": ["status", "documents", "passages", "model", "built_at", "stale_files"],
+        "properties": {"status": {"const": "ok"}, "documents": {"type": "integer"},
+                       "passages": {"type": "integer"}, "model": {"type": "string"},
+                       "encoder": {"type": "string"}, "dimensions": {"type": "integer"},
+                       "built_at": {"type": "string"},
+                       "stale_files": {"type": "array", "items": {"type": "string"}}}},
+}
+
+PATHS = {
+    "/api/search": {"get": {
+        "summary": "Passages that answer a question, ranked and cited",
+        "parameters": [
+            _query("q", "the question", {"type": "string", "minLength": 1,
+                                         "maxLength": MAX_QUERY_CHARS}, required=True),
+            _query("k", "how many passages", {"type": "integer", "minimum": 1,
+                                              "maximum": MAX_K, "default": 10}),
+            _query("mode", "retriever", {"enum": list(MODES), "default": "hybrid"}),
+            _query("doc", "only this document id", {"type": "string"}),
+            _query("area", "only documents of this area", {"type": "string"})],
+        "responses": {"200": _json(_ref("SearchResult"), "The ranked passages"), **ERRORS}}},
+    "/api/documents": {"get": {
+        "summary": "Every document with its metadata",
+        "responses": {"200": _json({"type": "object", "required": ["documents"], "properties": {
+            "documents": {"type": "array", "items": _ref("DocumentMeta")}}}, "The documents")}}},
+    "/api/documents/{doc_id}": {"get": {
+        "summary": "One document with its full stored text",
+        "parameters": [{"name": "doc_id", "in": "path", "required": True,
+                        "schema": {"type": "string"}}],
+        "responses": {"200": _json(_ref("Document"), "The document"), **ERRORS}}},
+    "/healthz": {"get": {
+        "summary": "What the loaded index holds",
+        "responses": {"200": _json(_ref("Health"), "The index is loaded")}}},
+    "/api/openapi.json": {"get": {
+        "summary": "This description",
+        "responses": {"200": {"description": "OpenAPI 3.1 document"}}}},
+}
+
+
+def spec(extra_paths: dict | None = None, extra_schemas: dict | None = None) -> dict:
+    """The API description; other modules add their own paths and schemas."""
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "planqa", "version": __version__,
+                 "description": "Cited passages from health-and-care plans."},
+        "paths": {**PATHS, **(extra_paths or {})},
+        "components": {"schemas": {**SCHEMAS, **(extra_schemas or {})}},
+    }

@@ -1,0 +1,218 @@
+"""The web page and JSON API: a thin Flask shell over one Searcher loaded at start-up."""
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import unquote_to_bytes
+
+from flask import Flask, abort, jsonify, render_template, request, url_for
+from werkzeug.exceptions import HTTPException
+
+from . import openapi
+from .config import MAX_K, MODES
+from .search import QueryError, Searcher
+
+WEB_DIR = Path(__file__).resolve().parents[2] / "web"
+EXAMPLES = ("what is the stroke model?", "CWPT sickness absence",
+            "when will shared care records be in place?", "what does LWAB stand for")
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+       "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+
+
+class BadRequest(Exception):
+    def __init__(self, message: str, code: str = "bad_request", status: int = 400):
+        super().__init__(message)
+        self.message, self.code, self.status = message, code, status
+
+
+def _arg(name: str, default: str | None = None) -> str | None:
+    return request.args.get(name, default)
+
+
+def _check_query_string() -> None:
+    # Werkzeug leaves undecodable %-escapes in place ("%FF") rather than failing; a question
+    # is text, so refuse bytes that are not UTF-8 instead of searching for their escapes.
+    try:
+        unquote_to_bytes(request.query_string.replace(b"+", b" ")).decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadRequest("the query string is not valid UTF-8", "bad_encoding") from None
+
+
+def _k() -> int:
+    raw = _arg("k", "10")
+    try:
+        k = int(raw)
+    except ValueError:
+        raise BadRequest(f"k must be a whole number from 1 to {MAX_K}, not {raw!r}") from None
+    if not 1 <= k <= MAX_K:
+        raise BadRequest(f"k must be a whole number from 1 to {MAX_K}, not {k}")
+    return k
+
+
+def _search(searcher: Searcher):
+    """The search a request asks for; raises BadRequest for anything malformed."""
+    q = _arg("q", "") or ""
+    mode = _arg("mode", "hybrid")
+    try:
+        return searcher.search(q, k=_k(), mode=mode, doc=_arg("doc") or None,
+                               area=_arg("area") or None)
+    except QueryError as e:
+        raise BadRequest(str(e)) from None
+
+
+def _corpus_summary(searcher: Searcher) -> dict:
+    docs = searcher.index.docs
+    years = sorted({d.date[:4] for d in docs if d.date[:4].isdigit()})
+    span = f"{years[0]}–{years[-1]}" if len(years) > 1 else (years[0] if years else "")
+    return {"documents": len(docs), "areas": searcher.areas, "years": span}
+
+
+def citation(hit) -> str:
+    """A reference a councillor can paste into a paper or an email."""
+    where = " › ".join(x for x in (hit.paper, hit.section) if x)
+    parts = [f"“{hit.title}”", hit.body, hit.date, where and f"section: {where}"]
+    return ", ".join(p for p in parts if p) + "."
+
+
+def create_app(searcher: Searcher) -> Flask:
+    app = Flask(__name__, template_folder=str(WEB_DIR / "templates"),
+                static_folder=str(WEB_DIR / "static"), static_url_path="/static")
+    app.config["JSON_SORT_KEYS"] = False
+    app.json.ensure_ascii = False
+    app.extensions["searcher"] = searcher
+    extra_paths: dict = {}
+    extra_schemas: dict = {}
+    app.extensions["openapi"] = (extra_paths, extra_schemas)
+
+    @app.context_processor
+    def _globals():
+        return {"corpus": _corpus_summary(searcher), "docs": searcher.index.docs,
+                "areas": searcher.areas, "modes": MODES}
+
+    app.before_request(_check_query_string)
+
+    @app.after_request
+    def _headers(resp):
+        resp.headers["Content-Security-Policy"] = CSP
+        resp.headers["X-Content-Type-Options"] = "nosniff"
+        resp.headers["X-Frame-Options"] = "DENY"
+        resp.headers["Referrer-Policy"] = "same-origin"
+        return resp
+
+    def _wants_json() -> bool:
+        return request.path.startswith("/api/") or request.path == "/healthz"
+
+    def _error(status: int, code: str, message: str):
+        if _wants_json():
+            return jsonify({"error": {"code": code, "message": message}}), status
+        return render_template("error.html", status=status, message=message), status
+
+    @app.errorhandler(BadRequest)
+    def _bad_request(e: BadRequest):
+        return _error(e.status, e.code, e.message)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(e: HTTPException):
+        return _error(e.code or 500, (e.name or "error").lower().replace(" ", "_"),
+                      e.description or e.name)
+
+    @app.errorhandler(Exception)
+    def _unexpected(e: Exception):
+        app.logger.exception("unhandled error")
+        return _error(500, "internal_error", "Something went wrong on our side.")
+
+    # --- pages ------------------------------------------------------------------------------
+
+    @app.get("/")
+    def home():
+        return render_template("index.html", examples=EXAMPLES)
+
+    @app.get("/search")
+    def search_page():
+        q = (_arg("q", "") or "").strip()
+        if not q:
+            return render_template("index.html", examples=EXAMPLES,
+                                   message="Type a question to search the plans.")
+        try:
+            result = _search(searcher)
+        except BadRequest as e:
+            return render_template("results.html", q=q, result=None, error=e.message,
+                                   doc=_arg("doc") or "", area=_arg("area") or ""), e.status
+        hits = [{"hit": h, "parts": _split_highlight(h.text, h.highlights),
+                 "cite": citation(h),
+                 "href": url_for("document_page", doc_id=h.doc_id, start=h.start, end=h.end,
+                                 q=q) + "#passage"} for h in result.results]
+        return render_template("results.html", q=q, result=result, hits=hits, error=None,
+                               doc=_arg("doc") or "", area=_arg("area") or "")
+
+    @app.get("/doc/<doc_id>")
+    def document_page(doc_id: str):
+        doc = searcher.index.doc_by_id.get(doc_id)
+        if doc is None:
+            abort(404, description=f"There is no document {doc_id!r}.")
+        start, end = _span(len(doc.text))
+        parts = (doc.text[:start], doc.text[start:end], doc.text[end:])
+        passage = next((p for p in searcher.index.passages
+                        if p.doc_id == doc_id and p.start == start and p.end == end), None)
+        return render_template("doc.html", doc=doc, parts=parts, passage=passage,
+                               q=_arg("q", ""))
+
+    # --- JSON API ---------------------------------------------------------------------------
+
+    @app.get("/api/search")
+    def api_search():
+        return jsonify(_search(searcher).to_dict())
+
+    @app.get("/api/documents")
+    def api_documents():
+        return jsonify({"documents": [d.meta() for d in searcher.index.docs]})
+
+    @app.get("/api/documents/<doc_id>")
+    def api_document(doc_id: str):
+        doc = searcher.index.doc_by_id.get(doc_id)
+        if doc is None:
+            raise BadRequest(f"unknown document {doc_id!r}", "not_found", 404)
+        return jsonify({**doc.meta(), "text": doc.text})
+
+    @app.get("/healthz")
+    def healthz():
+        m = searcher.index.manifest
+        return jsonify({"status": "ok", "documents": m["documents"], "passages": m["passages"],
+                        "model": m["model"], "encoder": m.get("encoder", ""),
+                        "dimensions": m["dimensions"], "built_at": m["built_at"],
+                        "stale_files": searcher.index.stale_files(searcher.settings.corpus_dir)})
+
+    @app.get("/api/openapi.json")
+    def api_openapi():
+        return jsonify(openapi.spec(extra_paths, extra_schemas))
+
+    return app
+
+
+def _span(length: int) -> tuple[int, int]:
+    """The highlighted span of the document view, from ?start=&end=; none if absent or bad."""
+    try:
+        start, end = int(request.args.get("start", 0)), int(request.args.get("end", 0))
+    except ValueError:
+        return 0, 0
+    return (start, end) if 0 <= start < end <= length else (0, 0)
+
+
+def _split_highlight(text: str, spans: list) -> list[tuple[str, bool]]:
+    """The text as (piece, highlighted) pairs, for a template to wrap in <mark>."""
+    out, pos = [], 0
+    for a, b in sorted(spans):
+        if a < pos:
+            continue
+        out += [(text[pos:a], False), (text[a:b], True)]
+        pos = b
+    out.append((text[pos:], False))
+    return [(t, m) for t, m in out if t]
+
+
+def serve(searcher: Searcher, host: str = "127.0.0.1", port: int = 8000) -> None:
+    """Serve with waitress, a production WSGI server; the index stays loaded between requests."""
+    from waitress import serve as waitress_serve
+
+    searcher.search("warm up", k=1)  # load the model before the first visitor, not during
+    print(f"planqa: serving on http://{host}:{port}/", flush=True)
+    waitress_serve(create_app(searcher), host=host, port=port, threads=8, ident="planqa")

@@ -1,0 +1,59 @@
+"""The web page in a real browser: Debian's Chromium, headless, against the served app."""
+from __future__ import annotations
+
+from conftest import OUTPUT
+
+
+def test_ask_read_and_check_in_the_document(page, live_server):
+    page.goto(live_server + "/")
+    box = page.get_by_label("Ask a question about the plans")
+    box.fill("what is the stroke model?")
+    box.press("Enter")
+    page.wait_for_url("**/search?q=*")
+    result = page.locator("li.result", has_text="single HASU and ASU at UHCW").first
+    result.wait_for()
+    assert result.locator("mark").count() >= 1 and result.locator("mark").first.is_visible()
+    assert "Appendix 1: Quarter 1 Stocktake letter" in result.inner_text()
+    OUTPUT.mkdir(exist_ok=True)
+    page.screenshot(path=str(OUTPUT / "results.png"), full_page=True)
+
+    result.get_by_role("link", name="View in document").click()
+    page.wait_for_url("**/doc/000_39354a0ede1fe7a3?*#passage")
+    marked = page.locator("mark#passage")
+    assert "single HASU and ASU at UHCW is the preferred model" in marked.inner_text()
+    marked.wait_for(state="visible")
+    box = marked.bounding_box()
+    viewport = page.viewport_size
+    assert box and 0 <= box["y"] < viewport["height"], "the cited passage is scrolled into view"
+    page.screenshot(path=str(OUTPUT / "document.png"))
+
+
+def test_copy_citation_and_keyboard_use(page, live_server):
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    page.goto(live_server + "/search?q=CWPT+sickness+absence")
+    page.get_by_role("button", name="Copy citation").first.click()
+    button = page.locator("button.copy").first  # its name changes once clicked
+    copied = page.evaluate("navigator.clipboard.readText()")
+    assert "Our Strategic Five Year Health and Care Plan" in copied and "section:" in copied
+    assert button.inner_text() == "Citation copied"
+    page.goto(live_server + "/")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Skip to main content"
+
+
+def test_filters_are_shareable_links(page, live_server):
+    page.goto(live_server + "/search?q=GP+workforce+plans")
+    page.get_by_label("Area").select_option("Hertfordshire and West Essex")
+    page.get_by_role("button", name="Apply filters").click()
+    page.wait_for_url("**area=Hertfordshire+and+West+Essex**")
+    metas = page.locator("li.result p.meta").all_inner_texts()
+    assert metas and all("Hertfordshire and West Essex" in m for m in metas)
+
+
+def test_page_reads_well_on_a_phone(browser, live_server):
+    context = browser.new_context(viewport={"width": 375, "height": 740}, is_mobile=True)
+    pg = context.new_page()
+    pg.goto(live_server + "/search?q=what+is+the+stroke+model%3F")
+    width = pg.evaluate("document.documentElement.scrollWidth")
+    assert width <= 375, "no sideways scrolling on a phone"
+    context.close()

@@ -1,0 +1,249 @@
+"""The Flask app over the real index: every route, every bad input, the OpenAPI contract."""
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import jsonschema
+import pytest
+from werkzeug.test import EnvironBuilder, run_wsgi_app
+
+from qa.web import create_app
+
+STROKE = "what is the stroke model?"
+
+
+@pytest.fixture(scope="session")
+def app(searcher):
+    return create_app(searcher)
+
+
+@pytest.fixture()
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture(scope="session")
+def spec(app):
+    return app.test_client().get("/api/openapi.json").get_json()
+
+
+def validate(spec: dict, path: str, status: int, body) -> None:
+    """Check a response body against the schema the OpenAPI document gives for it."""
+    schema = spec["paths"][path]["get"]["responses"][str(status)]["content"][
+        "application/json"]["schema"]
+    jsonschema.validate(body, {**schema, "components": spec["components"]},
+                        cls=jsonschema.Draft202012Validator)
+
+
+def assert_error(resp, status: int) -> dict:
+    assert resp.status_code == status
+    body = resp.get_json()
+    assert set(body["error"]) == {"code", "message"} and body["error"]["message"]
+    assert "Traceback" not in resp.get_data(as_text=True)
+    return body
+
+
+# --- JSON API -------------------------------------------------------------------------------
+
+def test_api_search_returns_the_core_result(client, spec, searcher):
+    resp = client.get("/api/search", query_string={"q": STROKE, "k": 5})
+    assert resp.status_code == 200
+    body = resp.get_json()
+    validate(spec, "/api/search", 200, body)
+    assert body["k"] == 5 and body["mode"] == "hybrid" and len(body["results"]) == 5
+    direct = searcher.search(STROKE, k=5)
+    assert [r["passage_id"] for r in body["results"]] == [h.passage_id for h in direct.results]
+    assert any("single HASU and ASU at UHCW" in r["text"] for r in body["results"][:3])
+
+
+def test_api_search_filters_and_modes(client, spec):
+    body = client.get("/api/search", query_string={
+        "q": "stroke", "mode": "bm25", "doc": "000_39354a0ede1fe7a3"}).get_json()
+    validate(spec, "/api/search", 200, body)
+    assert body["mode"] == "bm25" and {r["doc_id"] for r in body["results"]} == {
+        "000_39354a0ede1fe7a3"}
+    body = client.get("/api/search", query_string={
+        "q": "GP workforce", "area": "Hertfordshire and West Essex"}).get_json()
+    assert body["results"] and {r["area"] for r in body["results"]} == {
+        "Hertfordshire and West Essex"}
+
+
+def test_api_documents_and_exact_spans(client, spec):
+    listing = client.get("/api/documents").get_json()
+    validate(spec, "/api/documents", 200, listing)
+    assert len(listing["documents"]) == 5
+    results = client.get("/api/search", query_string={"q": "CWPT sickness absence"}).get_json()
+    texts = {}
+    for r in results["results"]:
+        if r["doc_id"] not in texts:
+            doc = client.get(f"/api/documents/{r['doc_id']}").get_json()
+            validate(spec, "/api/documents/{doc_id}", 200, doc)
+            texts[r["doc_id"]] = doc["text"]
+        assert texts[r["doc_id"]][r["start"]:r["end"]] == r["text"]
+
+
+def test_healthz_reports_the_index(client, spec, index):
+    body = client.get("/healthz").get_json()
+    validate(spec, "/healthz", 200, body)
+    assert body["documents"] == 5 and body["passages"] == len(index.passages)
+    assert body["model"] == index.manifest["model"] and body["built_at"]
+
+
+def test_openapi_describes_every_route(spec):
+    assert spec["openapi"].startswith("3.")
+    assert set(spec["paths"]) >= {"/api/search", "/api/documents", "/api/documents/{doc_id}",
+                                  "/healthz", "/api/openapi.json"}
+    jsonschema.Draft202012Validator.check_schema(
+        {"$defs": spec["components"]["schemas"]})
+
+
+@pytest.mark.parametrize("params,status", [
+    ({"q": ""}, 400),
+    ({"q": "   "}, 400),
+    ({}, 400),
+    ({"q": "x" * 1001}, 400),
+    ({"q": "stroke", "k": "0"}, 400),
+    ({"q": "stroke", "k": "51"}, 400),
+    ({"q": "stroke", "k": "abc"}, 400),
+    ({"q": "stroke", "mode": "fuzzy"}, 400),
+    ({"q": "stroke", "doc": "no-such-doc"}, 400),
+    ({"q": "stroke", "area": "Atlantis"}, 400),
+])
+def test_api_bad_input(client, spec, params, status):
+    body = assert_error(client.get("/api/search", query_string=params), status)
+    validate(spec, "/api/search", status, body)
+
+
+def test_api_unknown_document_is_404(client, spec):
+    body = assert_error(client.get("/api/documents/nope"), 404)
+    validate(spec, "/api/documents/{doc_id}", 404, body)
+
+
+@pytest.mark.parametrize("path", ["/doc/..%2f..%2fetc%2fpasswd", "/api/documents/..%2f..%2fetc",
+                                  "/doc/../../etc/passwd", "/static/..%2f..%2fpyproject.toml"])
+def test_path_traversal_finds_nothing(client, path):
+    resp = client.get(path)
+    assert resp.status_code == 404
+    assert "root:" not in resp.get_data(as_text=True) and "[project]" not in resp.get_data(
+        as_text=True)
+
+
+def _raw_get(app, path: str, query_string: str):
+    env = EnvironBuilder(path=path).get_environ()
+    env["QUERY_STRING"] = query_string  # bytes the test client would re-encode for us
+    body, status, headers = run_wsgi_app(app, env, buffered=True)
+    return int(status.split()[0]), b"".join(body).decode(), headers
+
+
+def test_non_utf8_query_string_is_refused(app):
+    status, body, headers = _raw_get(app, "/api/search", "q=%ff%fe")
+    assert status == 400 and '"bad_encoding"' in body
+    status, body, headers = _raw_get(app, "/search", "q=%ff%fe")
+    assert status == 400 and "not valid UTF-8" in body and "Traceback" not in body
+
+
+# --- pages ----------------------------------------------------------------------------------
+
+def test_home_page(client):
+    html = client.get("/").get_data(as_text=True)
+    assert '<label for="q"' in html and 'role="search"' in html and "<main" in html
+    assert "what is the stroke model?" in html  # an example question
+    assert "Coventry and Warwickshire" in html and "Hertfordshire and West Essex" in html
+    assert "2016–2019" in html
+
+
+def test_results_page_cites_and_highlights(client, searcher):
+    resp = client.get("/search", query_string={"q": STROKE})
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 200
+    assert html.count('class="result"') == 10 and "<mark>" in html
+    assert "single HASU and ASU at UHCW" in html
+    hit = next(h for h in searcher.search(STROKE).results if "HASU" in h.text)
+    assert f"/doc/{hit.doc_id}?start={hit.start}&amp;end={hit.end}" in html
+    assert "Appendix 1: Quarter 1 Stocktake letter" in html and "Coventry City Council" in html
+    assert "Copy citation" in html and "section: Appendix 1" in html
+
+
+def test_results_filters_are_in_the_url_and_the_form(client):
+    html = client.get("/search", query_string={"q": "stroke", "doc": "000_39354a0ede1fe7a3"}
+                      ).get_data(as_text=True)
+    assert 'value="000_39354a0ede1fe7a3" selected' in html
+    assert "Our Strategic Five Year" not in html.split('class="results"')[1]
+
+
+def test_document_view_highlights_the_cited_span(client, searcher):
+    hit = searcher.search(STROKE).results[0]
+    resp = client.get(f"/doc/{hit.doc_id}", query_string={"start": hit.start, "end": hit.end})
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 200
+    marked = html.split('<mark id="passage" tabindex="-1">')[1].split("</mark>")[0]
+    assert marked.replace("&#39;", "'").replace("&amp;", "&").replace("&#34;", '"') == hit.text
+
+
+def test_nothing_relevant_is_said_plainly(client):
+    html = client.get("/search", query_string={"q": "recipe for chocolate cake"}).get_data(
+        as_text=True)
+    assert "No passage answers this well" in html
+    assert html.count('class="result"') <= 3 and "Show the closest passages anyway" in html
+
+
+def test_user_input_is_escaped_and_headers_are_safe(client):
+    resp = client.get("/search", query_string={"q": "<script>alert(1)</script>"})
+    html = resp.get_data(as_text=True)
+    assert "<script>alert(1)</script>" not in html and "&lt;script&gt;alert(1)" in html
+    csp = resp.headers["Content-Security-Policy"]
+    assert "frame-ancestors 'none'" in csp and "script-src 'self'" in csp
+    assert "unsafe-inline" not in csp and "<script>" not in html.replace(
+        '<script src="/static/app.js" defer></script>', "")
+    assert resp.headers["X-Content-Type-Options"] == "nosniff"
+
+
+@pytest.mark.parametrize("params,text", [
+    ({"q": "x" * 1001}, "limit is 1,000"),
+    ({"q": "stroke", "doc": "nope"}, "unknown document"),
+])
+def test_page_bad_input_is_friendly(client, params, text):
+    resp = client.get("/search", query_string=params)
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 400 and text in html and "There is a problem" in html
+
+
+def test_unknown_pages_are_friendly_404s(client):
+    resp = client.get("/nowhere")
+    assert resp.status_code == 404 and "Page not found" in resp.get_data(as_text=True)
+    assert_error(client.get("/api/nowhere"), 404)
+
+
+def test_static_assets_are_local(client):
+    html = client.get("/").get_data(as_text=True)
+    assert "http://" not in html.replace("http://127.0.0.1", "") and "https://" not in html
+    assert client.get("/static/style.css").status_code == 200
+    assert client.get("/static/app.js").status_code == 200
+
+
+# --- concurrency ----------------------------------------------------------------------------
+
+def test_concurrent_clients_get_the_same_answers(app):
+    questions = ["what is the stroke model?", "CWPT sickness absence", "herts procurement plans",
+                 "what does LWAB stand for", "BCF pooled budget 2017-19",
+                 "how many GPs are we short of?", "nursing associates plans",
+                 "when will shared care records be in place?"]
+    client = app.test_client()
+    expected = {q: client.get("/api/search", query_string={"q": q}).get_json()["results"]
+                for q in questions}
+    errors: list = []
+    lock = threading.Lock()
+
+    def worker(n: int) -> None:
+        c = app.test_client()
+        for i in range(25):
+            q = questions[(n + i) % len(questions)]
+            resp = c.get("/api/search", query_string={"q": q})
+            if resp.status_code != 200 or resp.get_json()["results"] != expected[q]:
+                with lock:
+                    errors.append((q, resp.status_code))
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(worker, range(8)))
+    assert errors == []
