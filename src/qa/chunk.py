@@ -207,12 +207,17 @@ def _blocks(doc: Document, lines: list[tuple[int, str]], furniture: set[str]) ->
         if nums is not None and _plausible_next(nums, cur) and (cur is not None or bold or
                                                                  nums[0] <= 1):
             title = _NUMBERED.match(s).group(2)
-            if len(title) <= 100 and s[-1] not in ".;," and not (len(title) > 60 and s.endswith(":")):
+            # A heading stands apart from the lines above it; "5. Practice infrastructure"
+            # straight after "4. Workload management" is a list.
+            if (len(title) <= 100 and s[-1] not in ".;," and (blank_before or bold)
+                    and not (len(title) > 60 and s.endswith(":"))):
                 cur = nums
                 blocks.append(Block("heading", start, end, s, level=len(nums)))
                 continue
-            if blank_before:
-                cur = nums  # a numbered paragraph still moves the numbering on
+            if blank_before and len(nums) > 1:
+                # "2.1 The system remains ..." still moves the numbering on; "5. Patient
+                # experience: ..." is more often item 5 of a list than section 5.
+                cur = nums
         if (bold and len(s) <= 150 and s[-1] not in ".;,") or (
                 _is_short_title(s) and blank_before and blank_after and nums is None):
             level = len(cur) + 1 if cur else 1

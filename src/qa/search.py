@@ -215,6 +215,8 @@ class Searcher:
         else:
             final = fuse(dense, sparse, fusion, self.settings)
         order = np.argsort(-final, kind="stable")[:k]
+        if mode == "bm25":  # passages sharing no word with the question are not results
+            order = order[final[order] > 0]
         q_tokens = set(query_terms(query))
         no_answer = self._no_answer(q_tokens, cand, dense, sparse)
         hits = [self._hit(r + 1, int(cand[j]), float(final[j]), q_tokens)
@@ -223,13 +225,16 @@ class Searcher:
         return SearchResult(query, mode, k, round(took, 2), no_answer, hits)
 
     def _no_answer(self, q_terms: set[str], cand: np.ndarray, dense, sparse) -> bool:
-        """True when neither retriever found real evidence: no passage near the question in
-        meaning, and none holding most of its distinctive words."""
+        """True when the retrievers found no real evidence: no passage near the question in
+        meaning, and none holding most of its distinctive words. BM25 alone can only tell
+        that none of the words occur at all."""
         if len(cand) == 0:
             return True
-        weak_dense = dense is None or float(dense.max()) < NO_ANSWER_COSINE
-        weak_words = sparse is None or self._coverage(q_terms, int(cand[np.argmax(sparse)])) < 0.5
-        return weak_dense and weak_words
+        if dense is None:
+            return float(sparse.max()) <= 0.0
+        coverage = None if sparse is None else self._coverage(q_terms, int(cand[np.argmax(sparse)]))
+        weak_dense = float(dense.max()) < NO_ANSWER_COSINE
+        return weak_dense and (coverage is None or coverage < 0.5)
 
     def sentences(self, pid: int) -> list[Sentence]:
         found = self._sentences.get(pid)
