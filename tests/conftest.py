@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -12,6 +15,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from qa.config import Settings  # noqa: E402
 from qa.index import Index, build  # noqa: E402
 from qa.search import Searcher  # noqa: E402
+from qa.web import create_app  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "corpus"
@@ -36,6 +40,41 @@ def searcher(index, settings) -> Searcher:
     return Searcher(index, settings)
 
 
+def qa_cli(*args, env_extra=None, timeout=120):
+    """Run the `qa` command as a user would, in a process of its own."""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", **(env_extra or {})}
+    return subprocess.run([sys.executable, "-m", "qa.cli", *args], capture_output=True, text=True,
+                          env=env, timeout=timeout, cwd=ROOT)
+
+
+@pytest.fixture(scope="session")
+def cli_env(settings, index):
+    return {"QA_INDEX": str(settings.index_dir), "QA_CORPUS": str(settings.corpus_dir)}
+
+
+@pytest.fixture(scope="session")
+def app(searcher):
+    return create_app(searcher)
+
+
+@pytest.fixture()
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture(scope="session")
+def spec(app):
+    return app.test_client().get("/api/openapi.json").get_json()
+
+
+def validate(spec: dict, path: str, status: int, body) -> None:
+    """Check a response body against the schema the OpenAPI document gives for it."""
+    schema = spec["paths"][path]["get"]["responses"][str(status)]["content"][
+        "application/json"]["schema"]
+    jsonschema.validate(body, {**schema, "components": spec["components"]},
+                        cls=jsonschema.Draft202012Validator)
+
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--no-first-run", "--disable-sync"]
@@ -49,8 +88,6 @@ def live_server(searcher):
     import threading
 
     from waitress.server import create_server
-
-    from qa.web import create_app
 
     server = create_server(create_app(searcher), host="127.0.0.1", port=0, threads=4)
     port = server.socket.getsockname()[1]

@@ -57,3 +57,20 @@ def test_page_reads_well_on_a_phone(browser, live_server):
     width = pg.evaluate("document.documentElement.scrollWidth")
     assert width <= 375, "no sideways scrolling on a phone"
     context.close()
+
+
+def test_commitments_register_in_the_browser(page, live_server):
+    page.goto(live_server + "/")
+    page.get_by_role("link", name="Commitments").click()
+    page.get_by_label("Search the commitments").fill("stroke")
+    page.get_by_label("Due after").fill("2021")
+    page.get_by_label("Search the commitments").press("Enter")
+    page.wait_for_url("**/commitments?*due_after=2021*")
+    item = page.locator("li.commitment", has_text="thrombectomy")
+    assert "2022" in item.locator("dd.due").inner_text()
+    assert page.locator("li.commitment").count() >= 1
+    csv_link = page.get_by_role("link", name="Download these as CSV")
+    assert "due_after=2021" in csv_link.get_attribute("href")
+    item.get_by_role("link", name="View in document").click()
+    page.wait_for_url("**/doc/002_9dbce684fc8a7123?*#passage")
+    assert "thrombectomy" in page.locator("mark#passage").inner_text()

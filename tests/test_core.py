@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import CORPUS, ROOT
+from conftest import CORPUS, ROOT, qa_cli
 from qa.bm25 import SparseBM25, tokenize
 from qa.evaluate import hits_needle, load_questions, score_question
 from qa.index import Index, IndexCorrupt, IndexMissing, ModelMismatch, build
@@ -21,17 +21,6 @@ from qa.search import QueryError, Searcher
 
 HASU = "We confirmed that the proposal is for a single HASU and ASU at UHCW is the preferred model."
 SMALL_DOC = "001_5315744c9454198c.txt"
-
-
-def qa_cli(*args, env_extra=None, timeout=120):
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", **(env_extra or {})}
-    return subprocess.run([sys.executable, "-m", "qa.cli", *args], capture_output=True, text=True,
-                          env=env, timeout=timeout, cwd=ROOT)
-
-
-@pytest.fixture(scope="session")
-def cli_env(settings, index):
-    return {"QA_INDEX": str(settings.index_dir), "QA_CORPUS": str(settings.corpus_dir)}
 
 
 @pytest.fixture()

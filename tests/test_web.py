@@ -8,32 +8,9 @@ import jsonschema
 import pytest
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
-from qa.web import create_app
+from conftest import validate
 
 STROKE = "what is the stroke model?"
-
-
-@pytest.fixture(scope="session")
-def app(searcher):
-    return create_app(searcher)
-
-
-@pytest.fixture()
-def client(app):
-    return app.test_client()
-
-
-@pytest.fixture(scope="session")
-def spec(app):
-    return app.test_client().get("/api/openapi.json").get_json()
-
-
-def validate(spec: dict, path: str, status: int, body) -> None:
-    """Check a response body against the schema the OpenAPI document gives for it."""
-    schema = spec["paths"][path]["get"]["responses"][str(status)]["content"][
-        "application/json"]["schema"]
-    jsonschema.validate(body, {**schema, "components": spec["components"]},
-                        cls=jsonschema.Draft202012Validator)
 
 
 def assert_error(resp, status: int) -> dict:

@@ -252,7 +252,8 @@ def parse(doc: Document) -> list[Paper]:
 _SENTENCE_END = re.compile(r"(?<=[.!?;])\s+(?=[A-Z0-9\"'(£•])|\s+(?=•\s)")
 
 
-def _sentences(text: str, base: int) -> list[tuple[int, int]]:
+def sentence_spans(text: str, base: int = 0) -> list[tuple[int, int]]:
+    """Sentence spans, offset by base; a full stop inside "e.g. the" does not end one."""
     spans, a = [], 0
     for m in _SENTENCE_END.finditer(text):
         if m.start() > a:
@@ -265,7 +266,7 @@ def _sentences(text: str, base: int) -> list[tuple[int, int]]:
 
 def _split_long(start: int, end: int, text: str, cfg: ChunkSettings) -> list[tuple[int, int]]:
     """A block longer than max_chars as sentence runs of about target_chars, overlapping."""
-    sents = _sentences(text[start:end], start)
+    sents = sentence_spans(text[start:end], start)
     pieces, i = [], 0
     while i < len(sents):
         j = i

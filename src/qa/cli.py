@@ -145,6 +145,33 @@ def cmd_serve(args, settings: Settings) -> int:
     return 0
 
 
+def cmd_commitments(args, settings: Settings) -> int:
+    from .commitments import extract, select, to_csv
+    from .index import Index
+
+    index = Index.load(settings.index_dir)
+    items = select(extract(index), index, q=args.q, area=args.area, doc=args.doc,
+                   due_before=args.due_before, due_after=args.due_after)
+    if not items:
+        _say("no commitments match these filters")
+    if args.csv:
+        sys.stdout.write(to_csv(items))
+    elif args.json:
+        print(json.dumps({"commitments": [c.to_dict() for c in items]}, ensure_ascii=False,
+                         indent=1))
+    else:
+        for c in items:
+            extras = [f"due {c.due}" if c.due else "", ", ".join(c.figures), c.owner or ""]
+            tail = "; ".join(x for x in extras if x)
+            where = " › ".join(x for x in (c.title, c.paper, c.section) if x)
+            topic = f"{c.topic}: " if c.topic else ""
+            print(f"- {topic}{c.text}" + (f"  [{tail}]" if tail else ""))
+            print(f"    {where} ({c.doc_id}, {c.start}–{c.end})")
+        if items:
+            print(f"{len(items)} commitments")
+    return 0
+
+
 def cmd_info(args, settings: Settings) -> int:
     from .index import Index
 
@@ -187,12 +214,24 @@ def make_parser() -> argparse.ArgumentParser:
     sp.add_argument("--no-build", action="store_true", help="fail rather than build an index")
     sp.set_defaults(func=cmd_serve)
 
+    sp = sub.add_parser("commitments", help="list the commitments, targets and deadlines")
+    sp.add_argument("--q", help="only commitments mentioning these words")
+    sp.add_argument("--area", help="only documents of this area")
+    sp.add_argument("--doc", help="only this document id")
+    sp.add_argument("--due-before", metavar="YEAR[-MM]", help="deadline before this (2020, 2019-03)")
+    sp.add_argument("--due-after", metavar="YEAR[-MM]", help="deadline after this")
+    fmt = sp.add_mutually_exclusive_group()
+    fmt.add_argument("--csv", action="store_true", help="CSV output")
+    fmt.add_argument("--json", action="store_true", help="JSON output")
+    sp.set_defaults(func=cmd_commitments)
+
     sp = sub.add_parser("info", help="show what the index holds and whether it is stale")
     sp.set_defaults(func=cmd_info)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
+    from .commitments import FilterError
     from .embed import ModelError
     from .evaluate import EvalFileError
     from .index import IndexError_
@@ -207,9 +246,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return args.func(args, settings)
-    except (QueryError, IndexError_, CorpusError, ModelError, EvalFileError, CliError) as e:
+    except (QueryError, IndexError_, CorpusError, ModelError, EvalFileError, CliError,
+            FilterError) as e:
         print(f"qa: error: {e}", file=sys.stderr)
-        return 2 if isinstance(e, (QueryError, CliError)) else 1
+        return 2 if isinstance(e, (QueryError, CliError, FilterError)) else 1
     except KeyboardInterrupt:
         print("qa: interrupted", file=sys.stderr)
         return 130

@@ -68,6 +68,24 @@ SCHEMAS = {
         | {"chars": {"type": "integer"}}},
     "Document": {"allOf": [_ref("DocumentMeta"), {
         "type": "object", "required": ["text"], "properties": {"text": {"type": "string"}}}]},
+    "Commitment": {
+        "type": "object",
+        "required": ["text", "due", "figures", "owner", "doc_id", "title", "area", "paper",
+                     "section", "start", "end", "kind", "topic"],
+        "properties": {
+            "text": {"type": "string", "description": "document text[start:end], exactly"},
+            "due": {"type": ["string", "null"], "pattern": "^[0-9]{4}(-[0-9]{2})?$",
+                    "description": "deadline as YYYY or YYYY-MM; a financial year 2023/24 "
+                                   "is due 2024-03; null if none is stated"},
+            "figures": {"type": "array", "items": {"type": "string"},
+                        "description": "money, percentages, multiples: £13.8m, 85%, ten-fold"},
+            "owner": {"type": ["string", "null"]},
+            "doc_id": {"type": "string"}, "title": {"type": "string"},
+            "area": {"type": "string"}, "paper": {"type": "string"},
+            "section": {"type": "string"},
+            "start": {"type": "integer"}, "end": {"type": "integer"},
+            "kind": {"enum": ["sentence", "bullet", "table"]},
+            "topic": {"type": "string", "description": "a table item's row label"}}},
     "Health": {
         "type": "object",
         "required": ["status", "documents", "passages", "model", "built_at", "stale_files"],
@@ -102,18 +120,31 @@ PATHS = {
     "/healthz": {"get": {
         "summary": "What the loaded index holds",
         "responses": {"200": _json(_ref("Health"), "The index is loaded")}}},
+    "/api/commitments": {"get": {
+        "summary": "Commitments, targets and deadlines the plans state",
+        "parameters": [
+            _query("q", "only commitments with all these words", {"type": "string"}),
+            _query("area", "only documents of this area", {"type": "string"}),
+            _query("doc", "only this document id", {"type": "string"}),
+            _query("due_before", "deadline ends before this year or month begins",
+                   {"type": "string", "pattern": "^[0-9]{4}(-[0-9]{2})?$"}),
+            _query("due_after", "deadline begins after this year or month ends",
+                   {"type": "string", "pattern": "^[0-9]{4}(-[0-9]{2})?$"})],
+        "responses": {"200": _json({"type": "object", "required": ["commitments"], "properties": {
+            "commitments": {"type": "array", "items": _ref("Commitment")}}}, "The commitments"),
+            "400": ERRORS["400"]}}},
     "/api/openapi.json": {"get": {
         "summary": "This description",
         "responses": {"200": {"description": "OpenAPI 3.1 document"}}}},
 }
 
 
-def spec(extra_paths: dict | None = None, extra_schemas: dict | None = None) -> dict:
-    """The API description; other modules add their own paths and schemas."""
+def spec() -> dict:
+    """The API description."""
     return {
         "openapi": "3.1.0",
         "info": {"title": "planqa", "version": __version__,
-                 "description": "Cited passages from health-and-care plans."},
-        "paths": {**PATHS, **(extra_paths or {})},
-        "components": {"schemas": {**SCHEMAS, **(extra_schemas or {})}},
+                 "description": "Cited passages and commitments from health-and-care plans."},
+        "paths": PATHS,
+        "components": {"schemas": SCHEMAS},
     }

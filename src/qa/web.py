@@ -7,7 +7,7 @@ from urllib.parse import unquote_to_bytes
 from flask import Flask, abort, jsonify, render_template, request, url_for
 from werkzeug.exceptions import HTTPException
 
-from . import openapi
+from . import commitments_web, openapi
 from .config import MAX_K, MODES
 from .search import QueryError, Searcher
 
@@ -79,9 +79,6 @@ def create_app(searcher: Searcher) -> Flask:
     app.config["JSON_SORT_KEYS"] = False
     app.json.ensure_ascii = False
     app.extensions["searcher"] = searcher
-    extra_paths: dict = {}
-    extra_schemas: dict = {}
-    app.extensions["openapi"] = (extra_paths, extra_schemas)
 
     @app.context_processor
     def _globals():
@@ -183,8 +180,9 @@ def create_app(searcher: Searcher) -> Flask:
 
     @app.get("/api/openapi.json")
     def api_openapi():
-        return jsonify(openapi.spec(extra_paths, extra_schemas))
+        return jsonify(openapi.spec())
 
+    commitments_web.register(app, searcher.index)
     return app
 
 
