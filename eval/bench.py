@@ -1,0 +1,273 @@
+"""Speed against the floor: how planqa's search, serving, build and start-up compare with the
+bare cost of encoding with the model, measured both ways (onnxruntime int8, torch fp32) in
+the same run. Prints a table, writes eval/results/bench.json and eval/latency_vs_size.png.
+
+    python eval/bench.py            # everything (a few minutes)
+    python eval/bench.py --quick    # fewer repeats and corpus sizes
+
+Targets (issue 4), each against the faster encoder: in-process hybrid median <= 1.3 x one
+query encode; served p95 with 4 clients <= 3 x; `qa build` <= 1.5 x encoding every passage
+once; hybrid median on a 50 x synthetic corpus <= 2 x.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "eval"))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from load import questions, run as load_run, start_server  # noqa: E402
+
+from qa.bm25 import SparseBM25, tokenize  # noqa: E402
+from qa.chunk import Passage  # noqa: E402
+from qa.config import Settings  # noqa: E402
+from qa.embed import get_encoder  # noqa: E402
+from qa.index import Index, build, indexed_text  # noqa: E402
+from qa.search import Searcher  # noqa: E402
+
+
+def median_ms(fn, items, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        for x in items:
+            t0 = time.perf_counter()
+            fn(x)
+            times.append(time.perf_counter() - t0)
+    return statistics.median(times) * 1000
+
+
+def encode_floor(qs: list[str], repeats: int) -> dict:
+    """One query encoded, median over the dev questions, by each encoder."""
+    out = {}
+    for backend in ("onnx", "torch"):
+        t0 = time.perf_counter()
+        enc = get_encoder(encoder=backend)
+        load_s = time.perf_counter() - t0
+        enc.encode(["warm up"])
+        out[backend] = {"query_ms": median_ms(lambda q: enc.encode([q]), qs, repeats),
+                        "load_s": round(load_s, 2)}
+    return out
+
+
+def build_figures(settings: Settings, index: Index) -> dict:
+    """`qa build` start to finish, against encoding the same passage texts once."""
+    tmp = Path(tempfile.mkdtemp(prefix="qa-bench-"))
+    try:
+        env = {**os.environ, "QA_INDEX": str(tmp), "QA_CORPUS": str(settings.corpus_dir)}
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "qa.cli", "build"], env=env, cwd=ROOT, check=True,
+                       capture_output=True)
+        build_s = time.perf_counter() - t0
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    texts = [indexed_text(p, index.doc_by_id[p.doc_id], index.glossary, title=False)
+             for p in index.passages]
+    bare = {}
+    for backend in ("onnx", "torch"):
+        enc = get_encoder(encoder=backend)
+        t0 = time.perf_counter()
+        enc.encode(texts)
+        bare[backend] = time.perf_counter() - t0
+    return {"build_s": round(build_s, 2), "encode_passages_s": {k: round(v, 2)
+                                                                for k, v in bare.items()},
+            "passages": len(texts)}
+
+
+def startup_figures() -> dict:
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "qa.cli", "search", "what is the stroke model?",
+                    "-k", "3"], cwd=ROOT, check=True, capture_output=True)
+    search_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    proc, base = start_server()
+    serve_s = time.perf_counter() - t0
+    return {"qa_search_process_s": round(search_s, 2), "qa_serve_to_healthz_s": round(serve_s, 2),
+            "server": (proc, base)}
+
+
+def served_figures(base: str, qs: list[str], per_client: int) -> dict:
+    expected = {}
+    for q in qs:
+        url = f"{base}/api/search?q={urllib.parse.quote(q)}"
+        with urllib.request.urlopen(url) as resp:
+            expected[q] = [r["passage_id"] for r in json.loads(resp.read())["results"]]
+    return {c: load_run(base, qs, c, per_client, expected) for c in (1, 4)}
+
+
+# --- growth ---------------------------------------------------------------------------------
+
+def synthetic(index: Index, copies: int, seed: int = 0) -> Index:
+    """The index's passages `copies` times over, each copy's words perturbed (so vocabulary and
+    postings grow as with new documents) and its vectors jittered. Search timing depends on
+    the sizes, not on where the vectors came from, so they are not re-encoded."""
+    rng = random.Random(seed)
+    nprng = np.random.default_rng(seed)
+    vocab = sorted({w for p in index.passages for w in p.text.split()})
+    passages, texts, vectors = [], [], []
+    for c in range(copies):
+        for p, v in zip(index.passages, index.vectors):
+            words = p.text.split()
+            for i in range(len(words)):
+                r = rng.random()
+                if c and r < 0.10:
+                    words[i] = rng.choice(vocab)
+                elif c and r < 0.15:
+                    words[i] = f"{words[i]}{c}"
+            text = " ".join(words)
+            passages.append(replace(p, text=text))
+            texts.append(text)
+            vectors.append(v + nprng.normal(0, 0.02 if c else 0, v.shape).astype(np.float32))
+    vecs = np.vstack(vectors)
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    bm25 = SparseBM25.fit([tokenize(t) for t in texts])
+    return Index(dict(index.manifest), index.docs, passages, vecs, bm25, index.glossary)
+
+
+def growth_figures(index: Index, settings: Settings, enc, qs: list[str], sizes: list[int],
+                   repeats: int) -> list[dict]:
+    from rank_bm25 import BM25Okapi
+
+    rows = []
+    for n in sizes:
+        big = synthetic(index, n)
+        searcher = Searcher(big, settings, encoder=enc)
+        row = {"copies": n, "passages": len(big.passages)}
+        for mode in ("hybrid", "bm25", "dense"):
+            row[f"{mode}_ms"] = median_ms(lambda q: searcher.search(q, k=10, mode=mode), qs,
+                                          repeats)
+        # rank-bm25's own scoring loop over the same tokens, against the sparse matrix
+        tokens = [tokenize(t) for t in (p.text for p in big.passages)]
+        okapi = BM25Okapi(tokens, k1=1.2, b=0.75)
+        sparse = SparseBM25.fit(tokens)
+        sample = [tokenize(q) for q in qs[:5]]
+        row["rank_bm25_get_scores_ms"] = median_ms(okapi.get_scores, sample, 1)
+        row["sparse_scores_ms"] = median_ms(sparse.scores, sample, 3)
+        row["scores_equal"] = all(np.allclose(okapi.get_scores(t), sparse.scores(t), rtol=1e-4,
+                                              atol=1e-5) for t in sample)
+        rows.append(row)
+        print(f"  {n:>3} x: {row['passages']:>6} passages, hybrid {row['hybrid_ms']:.1f} ms, "
+              f"rank-bm25 {row['rank_bm25_get_scores_ms']:.1f} ms vs sparse "
+              f"{row['sparse_scores_ms']:.2f} ms", flush=True)
+    return rows
+
+
+def plot(rows: list[dict], floor_ms: float, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    x = [r["passages"] for r in rows]
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    for mode, style in (("hybrid", "o-"), ("bm25", "s-"), ("dense", "^-")):
+        ax.plot(x, [r[f"{mode}_ms"] for r in rows], style, label=f"{mode} search (median)")
+    ax.plot(x, [r["rank_bm25_get_scores_ms"] for r in rows], "x:",
+            label="rank-bm25 get_scores alone")
+    ax.axhline(floor_ms, color="grey", ls="--", label=f"query encode floor ({floor_ms:.1f} ms)")
+    ax.axhline(2 * floor_ms, color="red", ls=":", label="target: 2 x floor")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("passages in the index (synthetic copies of the corpus)")
+    ax.set_ylabel("milliseconds per query")
+    ax.set_title("planqa search latency against corpus size (2 CPU cores)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true", help="fewer repeats and corpus sizes")
+    args = ap.parse_args()
+    repeats = 1 if args.quick else 3
+    sizes = [1, 10, 50] if args.quick else [1, 5, 10, 25, 50]
+    settings = Settings.from_env()
+    index = Index.load(settings.index_dir)
+    qs = questions(ROOT / "eval" / "dev.jsonl")
+
+    print("encoding floor ...", flush=True)
+    floor = encode_floor(qs, repeats)
+    fast = min(floor, key=lambda b: floor[b]["query_ms"])
+    floor_ms = floor[fast]["query_ms"]
+
+    searcher = Searcher(index, settings)
+    searcher.search("warm up", k=1)
+    in_process = {m: median_ms(lambda q: searcher.search(q, k=10, mode=m), qs, repeats)
+                  for m in ("hybrid", "bm25", "dense")}
+
+    print("build ...", flush=True)
+    build_fig = build_figures(settings, index)
+    print("start-up and serving ...", flush=True)
+    start = startup_figures()
+    proc, base = start.pop("server")
+    try:
+        served = served_figures(base, qs, 50 if args.quick else 200)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    print("growth ...", flush=True)
+    growth = growth_figures(index, settings, searcher.encoder, qs, sizes, repeats)
+
+    bare_build = build_fig["encode_passages_s"][fast]
+    rows = [
+        ("query encode, onnx int8 (median)", f"{floor['onnx']['query_ms']:.2f} ms", ""),
+        ("query encode, torch fp32 (median)", f"{floor['torch']['query_ms']:.2f} ms", ""),
+        ("in-process hybrid search (median)", f"{in_process['hybrid']:.2f} ms",
+         f"{in_process['hybrid'] / floor_ms:.2f} x (target 1.3)"),
+        ("in-process bm25 search (median)", f"{in_process['bm25']:.2f} ms",
+         f"{in_process['bm25'] / floor_ms:.2f} x"),
+        ("in-process dense search (median)", f"{in_process['dense']:.2f} ms",
+         f"{in_process['dense'] / floor_ms:.2f} x"),
+        ("served, 1 client p50 / p95", f"{served[1]['p50_ms']:.1f} / {served[1]['p95_ms']:.1f} ms",
+         f"{served[1]['p95_ms'] / floor_ms:.1f} x"),
+        ("served, 4 clients p50 / p95", f"{served[4]['p50_ms']:.1f} / {served[4]['p95_ms']:.1f} ms",
+         f"{served[4]['p95_ms'] / floor_ms:.1f} x (target 3)"),
+        ("served, 4 clients throughput", f"{served[4]['throughput_rps']:.0f} req/s", ""),
+        (f"qa build ({build_fig['passages']} passages)", f"{build_fig['build_s']:.1f} s",
+         f"{build_fig['build_s'] / bare_build:.2f} x (target 1.5)"),
+        ("encode all passages once, onnx / torch",
+         f"{build_fig['encode_passages_s']['onnx']:.1f} / {build_fig['encode_passages_s']['torch']:.1f} s", ""),
+        ("qa search, process start to finish", f"{start['qa_search_process_s']:.2f} s", ""),
+        ("qa serve until /healthz answers", f"{start['qa_serve_to_healthz_s']:.2f} s", ""),
+        (f"hybrid at {growth[-1]['copies']} x ({growth[-1]['passages']} passages)",
+         f"{growth[-1]['hybrid_ms']:.2f} ms",
+         f"{growth[-1]['hybrid_ms'] / floor_ms:.2f} x (target 2)"),
+    ]
+    print(f"\nfloor: {fast} query encode, {floor_ms:.2f} ms\n")
+    print(f"{'measure':<44}{'value':>22}  against the floor")
+    for name, value, ratio in rows:
+        print(f"{name:<44}{value:>22}  {ratio}")
+    print(f"\n{'copies':>7}{'passages':>10}{'hybrid':>9}{'bm25':>8}{'dense':>8}"
+          f"{'rank-bm25':>11}{'sparse':>8}  same scores")
+    for r in growth:
+        print(f"{r['copies']:>7}{r['passages']:>10}{r['hybrid_ms']:>9.2f}{r['bm25_ms']:>8.2f}"
+              f"{r['dense_ms']:>8.2f}{r['rank_bm25_get_scores_ms']:>11.1f}"
+              f"{r['sparse_scores_ms']:>8.2f}  {r['scores_equal']}")
+    results = ROOT / "eval" / "results"
+    results.mkdir(exist_ok=True)
+    (results / "bench.json").write_text(json.dumps({
+        "floor": floor, "fast_encoder": fast, "in_process_ms": in_process, "served": served,
+        "build": build_fig, "startup": start, "growth": growth}, indent=1))
+    plot(growth, floor_ms, ROOT / "eval" / "latency_vs_size.png")
+    print(f"\nwrote {results / 'bench.json'} and {ROOT / 'eval' / 'latency_vs_size.png'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
