@@ -26,7 +26,7 @@ from .bm25 import SparseBM25, tokenize
 from .chunk import Passage, chunk
 from .config import Settings
 from .glossary import Glossary
-from .ingest import Document, corpus_hashes, read_corpus
+from .ingest import DocRecord, corpus_hashes, read_corpus
 
 FORMAT = 1
 POINTER = "CURRENT"
@@ -46,24 +46,6 @@ class IndexCorrupt(IndexError_):
 
 class ModelMismatch(IndexError_):
     pass
-
-
-@dataclass
-class DocRecord:
-    doc_id: str
-    path: str
-    title: str
-    body: str
-    date: str
-    area: str
-    type: str
-    text: str
-
-    def meta(self) -> dict:
-        d = asdict(self)
-        d.pop("text")
-        d["chars"] = len(self.text)
-        return d
 
 
 def indexed_text(p: Passage, doc: DocRecord, glossary: Glossary, title: bool = True) -> str:
@@ -218,7 +200,7 @@ def build(settings: Settings, progress: Callable[[str], None] | None = None,
         say(f"warning: {w}")
     say(f"read {len(documents)} documents")
     glossary = Glossary.mine(d.text for d in documents)
-    records = [_record(d) for d in documents]
+    records = [d.record() for d in documents]
     passages: list[Passage] = []
     for d in documents:
         passages.extend(chunk(d, settings.chunk))
@@ -244,10 +226,6 @@ def build(settings: Settings, progress: Callable[[str], None] | None = None,
         "build_seconds": round(time.perf_counter() - t0, 2),
     }
     return Index(manifest, records, passages, vectors, bm25, glossary), warnings
-
-
-def _record(d: Document) -> DocRecord:
-    return DocRecord(d.doc_id, d.path, d.title, d.body, d.date, d.area, d.type, d.text)
 
 
 def _encode_with_progress(enc, texts: list[str], say: Callable[[str], None]) -> np.ndarray:

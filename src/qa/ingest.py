@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 CATALOG_NAME = "catalog.json"
@@ -21,7 +21,9 @@ class CorpusError(Exception):
 
 
 @dataclass
-class Document:
+class DocRecord:
+    """A document as the index keeps it: metadata and the cleaned text passages cite."""
+
     doc_id: str
     path: str
     title: str
@@ -30,17 +32,26 @@ class Document:
     area: str
     type: str
     text: str
-    sha256: str
+
+    def meta(self) -> dict:
+        d = {f.name: getattr(self, f.name) for f in fields(DocRecord) if f.name != "text"}
+        return {**d, "chars": len(self.text)}
+
+    def record(self) -> "DocRecord":
+        return DocRecord(**{f.name: getattr(self, f.name) for f in fields(DocRecord)})
+
+
+@dataclass
+class Document(DocRecord):
+    """A document as read from the corpus, with what only chunking needs."""
+
+    sha256: str = ""
     # Offsets of lines that were wholly bold in the source: a strong heading signal that the
     # cleaning itself removes.
     bold_lines: frozenset = field(default_factory=frozenset, repr=False)
     # Bold lead-in labels ("- **Medicines Optimisation** - The ..."), by line offset: the
     # topic of the paragraphs that follow, which often never name it again.
     labels: dict = field(default_factory=dict, repr=False)
-
-    def meta(self) -> dict:
-        return {"doc_id": self.doc_id, "title": self.title, "body": self.body, "date": self.date,
-                "area": self.area, "type": self.type, "path": self.path, "chars": len(self.text)}
 
 
 # --- decoding -------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from flask import Flask, abort, jsonify, render_template, request, url_for
 from werkzeug.exceptions import HTTPException
 
 from . import commitments_web, openapi
-from .config import MAX_K, MODES
+from .config import MAX_K
 from .search import QueryError, Searcher
 
 WEB_DIR = Path(__file__).resolve().parents[2] / "web"
@@ -83,7 +83,8 @@ def create_app(searcher: Searcher) -> Flask:
     @app.context_processor
     def _globals():
         return {"corpus": _corpus_summary(searcher), "docs": searcher.index.docs,
-                "areas": searcher.areas, "modes": MODES}
+                "doc_options": [(d.doc_id, d.title) for d in searcher.index.docs],
+                "area_options": [(a, a) for a in searcher.areas]}
 
     app.before_request(_check_query_string)
 
