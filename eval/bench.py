@@ -65,6 +65,22 @@ def encode_floor(qs: list[str], repeats: int) -> dict:
     return out
 
 
+def in_process(searcher: Searcher, qs: list[str], repeats: int) -> dict:
+    """Median search time per mode, and the bare encode of the same question timed right
+    beside each search, so that both see the same machine load."""
+    times: dict[str, list[float]] = {m: [] for m in ("encode", "hybrid", "bm25", "dense")}
+    for _ in range(repeats):
+        for q in qs:
+            for m in times:
+                t0 = time.perf_counter()
+                if m == "encode":
+                    searcher.encoder.encode([q])
+                else:
+                    searcher.search(q, k=10, mode=m)
+                times[m].append(time.perf_counter() - t0)
+    return {m: statistics.median(t) * 1000 for m, t in times.items()}
+
+
 def build_figures(settings: Settings, index: Index) -> dict:
     """`qa build` start to finish, against encoding the same passage texts once."""
     tmp = Path(tempfile.mkdtemp(prefix="qa-bench-"))
@@ -148,9 +164,7 @@ def growth_figures(index: Index, settings: Settings, enc, qs: list[str], sizes: 
         big = synthetic(index, n)
         searcher = Searcher(big, settings, encoder=enc)
         row = {"copies": n, "passages": len(big.passages)}
-        for mode in ("hybrid", "bm25", "dense"):
-            row[f"{mode}_ms"] = median_ms(lambda q: searcher.search(q, k=10, mode=mode), qs,
-                                          repeats)
+        row.update({f"{m}_ms": v for m, v in in_process(searcher, qs, repeats).items()})
         # rank-bm25's own scoring loop over the same tokens, against the sparse matrix
         tokens = [tokenize(t) for t in (p.text for p in big.passages)]
         okapi = BM25Okapi(tokens, k1=1.2, b=0.75)
@@ -167,7 +181,7 @@ def growth_figures(index: Index, settings: Settings, enc, qs: list[str], sizes: 
     return rows
 
 
-def plot(rows: list[dict], floor_ms: float, path: Path) -> None:
+def plot(rows: list[dict], path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -179,8 +193,9 @@ def plot(rows: list[dict], floor_ms: float, path: Path) -> None:
         ax.plot(x, [r[f"{mode}_ms"] for r in rows], style, label=f"{mode} search (median)")
     ax.plot(x, [r["rank_bm25_get_scores_ms"] for r in rows], "x:",
             label="rank-bm25 get_scores alone")
-    ax.axhline(floor_ms, color="grey", ls="--", label=f"query encode floor ({floor_ms:.1f} ms)")
-    ax.axhline(2 * floor_ms, color="red", ls=":", label="target: 2 x floor")
+    floor = [r["encode_ms"] for r in rows]
+    ax.plot(x, floor, color="grey", ls="--", label="bare query encode, measured beside")
+    ax.plot(x, [2 * f for f in floor], color="red", ls=":", label="target: 2 x that")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("passages in the index (synthetic copies of the corpus)")
@@ -204,12 +219,12 @@ def main() -> int:
     print("encoding floor ...", flush=True)
     floor = encode_floor(qs, repeats)
     fast = min(floor, key=lambda b: floor[b]["query_ms"])
-    floor_ms = floor[fast]["query_ms"]
 
     searcher = Searcher(index, settings)
     searcher.search("warm up", k=1)
-    in_process = {m: median_ms(lambda q: searcher.search(q, k=10, mode=m), qs, repeats)
-                  for m in ("hybrid", "bm25", "dense")}
+    inproc = in_process(searcher, qs, repeats + 1)
+    # The floor is the faster encoder's bare query encode, measured beside the searches.
+    floor_ms = inproc["encode"] if fast == "onnx" else floor[fast]["query_ms"]
 
     print("build ...", flush=True)
     build_fig = build_figures(settings, index)
@@ -228,12 +243,12 @@ def main() -> int:
     rows = [
         ("query encode, onnx int8 (median)", f"{floor['onnx']['query_ms']:.2f} ms", ""),
         ("query encode, torch fp32 (median)", f"{floor['torch']['query_ms']:.2f} ms", ""),
-        ("in-process hybrid search (median)", f"{in_process['hybrid']:.2f} ms",
-         f"{in_process['hybrid'] / floor_ms:.2f} x (target 1.3)"),
-        ("in-process bm25 search (median)", f"{in_process['bm25']:.2f} ms",
-         f"{in_process['bm25'] / floor_ms:.2f} x"),
-        ("in-process dense search (median)", f"{in_process['dense']:.2f} ms",
-         f"{in_process['dense'] / floor_ms:.2f} x"),
+        ("in-process hybrid search (median)", f"{inproc['hybrid']:.2f} ms",
+         f"{inproc['hybrid'] / floor_ms:.2f} x (target 1.3)"),
+        ("in-process bm25 search (median)", f"{inproc['bm25']:.2f} ms",
+         f"{inproc['bm25'] / floor_ms:.2f} x"),
+        ("in-process dense search (median)", f"{inproc['dense']:.2f} ms",
+         f"{inproc['dense'] / floor_ms:.2f} x"),
         ("served, 1 client p50 / p95", f"{served[1]['p50_ms']:.1f} / {served[1]['p95_ms']:.1f} ms",
          f"{served[1]['p95_ms'] / floor_ms:.1f} x"),
         ("served, 4 clients p50 / p95", f"{served[4]['p50_ms']:.1f} / {served[4]['p95_ms']:.1f} ms",
@@ -247,24 +262,24 @@ def main() -> int:
         ("qa serve until /healthz answers", f"{start['qa_serve_to_healthz_s']:.2f} s", ""),
         (f"hybrid at {growth[-1]['copies']} x ({growth[-1]['passages']} passages)",
          f"{growth[-1]['hybrid_ms']:.2f} ms",
-         f"{growth[-1]['hybrid_ms'] / floor_ms:.2f} x (target 2)"),
+         f"{growth[-1]['hybrid_ms'] / growth[-1]['encode_ms']:.2f} x (target 2)"),
     ]
-    print(f"\nfloor: {fast} query encode, {floor_ms:.2f} ms\n")
+    print(f"\nfloor: {fast} query encode beside the searches, {floor_ms:.2f} ms\n")
     print(f"{'measure':<44}{'value':>22}  against the floor")
     for name, value, ratio in rows:
         print(f"{name:<44}{value:>22}  {ratio}")
-    print(f"\n{'copies':>7}{'passages':>10}{'hybrid':>9}{'bm25':>8}{'dense':>8}"
-          f"{'rank-bm25':>11}{'sparse':>8}  same scores")
+    print(f"\n{'copies':>7}{'passages':>10}{'encode':>8}{'hybrid':>9}{'bm25':>8}{'dense':>8}"
+          f"{'rank-bm25':>11}{'sparse':>8}  same scores   (ms, medians)")
     for r in growth:
-        print(f"{r['copies']:>7}{r['passages']:>10}{r['hybrid_ms']:>9.2f}{r['bm25_ms']:>8.2f}"
-              f"{r['dense_ms']:>8.2f}{r['rank_bm25_get_scores_ms']:>11.1f}"
+        print(f"{r['copies']:>7}{r['passages']:>10}{r['encode_ms']:>8.2f}{r['hybrid_ms']:>9.2f}"
+              f"{r['bm25_ms']:>8.2f}{r['dense_ms']:>8.2f}{r['rank_bm25_get_scores_ms']:>11.1f}"
               f"{r['sparse_scores_ms']:>8.2f}  {r['scores_equal']}")
     results = ROOT / "eval" / "results"
     results.mkdir(exist_ok=True)
     (results / "bench.json").write_text(json.dumps({
-        "floor": floor, "fast_encoder": fast, "in_process_ms": in_process, "served": served,
-        "build": build_fig, "startup": start, "growth": growth}, indent=1))
-    plot(growth, floor_ms, ROOT / "eval" / "latency_vs_size.png")
+        "floor": floor, "fast_encoder": fast, "floor_ms": floor_ms, "in_process_ms": inproc,
+        "served": served, "build": build_fig, "startup": start, "growth": growth}, indent=1))
+    plot(growth, ROOT / "eval" / "latency_vs_size.png")
     print(f"\nwrote {results / 'bench.json'} and {ROOT / 'eval' / 'latency_vs_size.png'}")
     return 0
 

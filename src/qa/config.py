@@ -41,6 +41,7 @@ class Settings:
     # "onnx" runs the int8 export of the default model (fast start, fast queries); "torch" runs
     # sentence-transformers and is the only choice for a model named by QA_MODEL.
     encoder: str = "auto"
+    encoder_threads: int = 0  # onnx threads per query; 0: onnxruntime's choice
     chunk: ChunkSettings = field(default_factory=ChunkSettings)
     fusion: str = "score"
     dense_weight: float = 0.4
@@ -58,6 +59,7 @@ class Settings:
             index_dir=Path(env.get("QA_INDEX") or root / "index"),
             model=env.get("QA_MODEL") or DEFAULT_MODEL,
             encoder=env.get("QA_ENCODER") or "auto",
+            encoder_threads=int(env.get("QA_ENCODER_THREADS") or 0),
             fusion=env.get("QA_FUSION") or "score",
             dense_weight=float(env.get("QA_DENSE_WEIGHT") or 0.4),
             host=env.get("QA_HOST") or "127.0.0.1",

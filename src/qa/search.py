@@ -147,7 +147,8 @@ class Searcher:
         if self._encoder is None:
             from .embed import get_encoder
 
-            self._encoder = get_encoder(self.settings.model, self.settings.encoder)
+            self._encoder = get_encoder(self.settings.model, self.settings.encoder,
+                                        self.settings.encoder_threads)
         return self._encoder
 
     @property
