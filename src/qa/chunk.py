@@ -14,7 +14,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from .config import ChunkSettings
-from .ingest import Document, find_date
+from .ingest import Document
 
 SECTION_SEP = " › "
 
@@ -43,8 +43,6 @@ class Passage:
 @dataclass
 class Paper:
     title: str
-    start: int
-    date: str = ""
     blocks: list = field(default_factory=list)
 
 
@@ -143,18 +141,6 @@ def _paper_starts(lines: list[tuple[int, str]]) -> list[int]:
     return starts
 
 
-_DATE_LINE = re.compile(r"^Date:\s*(.+)$", re.I)
-
-
-def _paper_date(lines: list[tuple[int, str]]) -> str:
-    texts = [ln.strip() for _, ln in lines if ln.strip()][:40]
-    for s in texts:
-        m = _DATE_LINE.match(s) or _MINUTES.match(s)
-        if m:
-            return find_date(m.group(m.lastindex))
-    return ""
-
-
 def _paper_title(lines: list[tuple[int, str]], first: bool) -> str:
     texts = [ln.strip() for _, ln in lines if ln.strip()][:40]
     for s in texts:
@@ -242,8 +228,7 @@ def parse(doc: Document) -> list[Paper]:
         parent = next((p for p in reversed(papers) if not _APPENDIX.match(p.title)), None)
         if _APPENDIX.match(title) and parent and parent.title and parent is not papers[0]:
             title = f"{parent.title} – {title}"
-        papers.append(Paper(title=title, start=seg[0][0], date=_paper_date(seg) if title else "",
-                            blocks=_blocks(doc, seg, furniture)))
+        papers.append(Paper(title=title, blocks=_blocks(doc, seg, furniture)))
     return papers
 
 
@@ -291,6 +276,10 @@ class _Context:
     header: str = ""  # the first row of the current table
     caption: str = ""  # the line just above the current table
     topic: str = ""  # the bold lead-in label of the last labelled paragraph or bullet
+    # The section's opening sentence ("The main focus of this workstream is Medicines
+    # Optimisation."): what later paragraphs of the section are about, often unsaid.
+    opening: str = ""
+    opening_at: int = -1
 
     def for_group(self, group: list[Block], labels: dict) -> str:
         if group[0].kind == "row":
@@ -298,7 +287,9 @@ class _Context:
             if self.header and group[0].text != self.header:
                 parts.append(self.header)
             return "\n".join(parts)
-        parts = [self.topic] if self.topic and group[0].start not in labels else []
+        parts = [self.opening] if self.opening and group[0].start > self.opening_at else []
+        if self.topic and group[0].start not in labels:
+            parts.append(self.topic)
         if group[0].kind == "bullet" and self.lead_in:
             parts.append(self.lead_in)
         return "\n".join(parts)
@@ -355,6 +346,9 @@ class _PaperChunker:
             ctx.topic = self.doc.labels[block.start]
         if block.kind == "para":
             ctx.lead_in = block.text if block.text.endswith(":") else ""
+            if not ctx.opening:
+                a, b = sentence_spans(block.text)[0]
+                ctx.opening, ctx.opening_at = block.text[a:b], block.start
         group.append(block)
 
     def _size_with(self, block: Block) -> int:
