@@ -38,6 +38,10 @@ class Passage:
     text: str
     kind: str = "text"  # text | table
     context: str = ""
+    # The section's opening sentence, for a passage that is not the section's first: what the
+    # passage is about when it does not say so itself (kept apart: it helps word matching,
+    # and it blurs an embedding).
+    opening: str = ""
 
 
 @dataclass
@@ -281,15 +285,16 @@ class _Context:
     opening: str = ""
     opening_at: int = -1
 
+    def opening_for(self, group: list[Block]) -> str:
+        return self.opening if group[0].kind != "row" and group[0].start > self.opening_at else ""
+
     def for_group(self, group: list[Block], labels: dict) -> str:
         if group[0].kind == "row":
             parts = [self.caption] if self.caption else []
             if self.header and group[0].text != self.header:
                 parts.append(self.header)
             return "\n".join(parts)
-        parts = [self.opening] if self.opening and group[0].start > self.opening_at else []
-        if self.topic and group[0].start not in labels:
-            parts.append(self.topic)
+        parts = [self.topic] if self.topic and group[0].start not in labels else []
         if group[0].kind == "bullet" and self.lead_in:
             parts.append(self.lead_in)
         return "\n".join(parts)
@@ -361,6 +366,7 @@ class _PaperChunker:
             return
         kind = "table" if group[0].kind == "row" else "text"
         context = self.ctx.for_group(group, self.doc.labels)
+        opening = self.ctx.opening_for(group)
         a = (self.heads[0] if self.heads else group[0]).start
         b = group[-1].end
         if len(group) == 1 and b - a > self.cfg.max_chars:
@@ -370,16 +376,17 @@ class _PaperChunker:
             spans = _split_long(group[0].start, b, self.doc.text, self.cfg)
             for i, (x, y) in enumerate(spans):
                 piece_ctx = context if i == 0 or not label else f"{context}\n{label}".strip()
-                self._passage(a if i == 0 else x, y, kind, piece_ctx, self.stack)
+                self._passage(a if i == 0 else x, y, kind, piece_ctx, self.stack, opening)
         else:
-            self._passage(a, b, kind, context, self.stack)
+            self._passage(a, b, kind, context, self.stack, opening)
         group.clear()
         self.heads = []
 
-    def _passage(self, a: int, b: int, kind: str, context: str, stack: list[Block]) -> None:
+    def _passage(self, a: int, b: int, kind: str, context: str, stack: list[Block],
+                 opening: str = "") -> None:
         section = SECTION_SEP.join(_heading_label(h) for h in stack)
         self.out.append(Passage(self.doc.doc_id, self.paper.title, section, a, b,
-                                self.doc.text[a:b], kind, context))
+                                self.doc.text[a:b], kind, context, opening))
 
 
 def chunk(doc: Document, cfg: ChunkSettings) -> list[Passage]:

@@ -52,13 +52,15 @@ def indexed_text(p: Passage, doc: DocRecord, glossary: Glossary, title: bool = T
     """What a retriever sees for a passage: its words, the context it needs, where it stands.
 
     BM25 gains from the document's title, area and body (their words single out the right
-    plan: "... in Herefordshire and Worcestershire"); the embedder loses from them (one title
-    on hundreds of passages pulls their vectors together), so vectors are made without.
-    Measured in eval/README.md.
+    plan: "... in Herefordshire and Worcestershire") and from the section's opening sentence;
+    the embedder loses from them (one title on hundreds of passages pulls their vectors
+    together; a letter's "Thank you for meeting us" blurs what a paragraph is about), so
+    vectors are made without. Measured in eval/README.md.
     """
     meta = (doc.title, doc.area, doc.body) if title else ()
     where = " › ".join(x for x in (*meta, p.paper, p.section) if x)
-    body = f"{p.context}\n{p.text}" if p.context else p.text
+    context = "\n".join(x for x in (p.opening if title else "", p.context) if x)
+    body = f"{context}\n{p.text}" if context else p.text
     return glossary.expand(f"{where}\n{body}")
 
 
