@@ -15,7 +15,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from qa.config import Settings  # noqa: E402
 from qa.index import Index, build  # noqa: E402
 from qa.search import Searcher  # noqa: E402
-from qa.web import create_app  # noqa: E402
+from qa.web import THREADS, create_app  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "corpus"
@@ -89,7 +89,7 @@ def live_server(searcher):
 
     from waitress.server import create_server
 
-    server = create_server(create_app(searcher), host="127.0.0.1", port=0, threads=4)
+    server = create_server(create_app(searcher), host="127.0.0.1", port=0, threads=THREADS)
     port = server.socket.getsockname()[1]
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -1,7 +1,9 @@
 """The Flask app over the real index: every route, every bad input, the OpenAPI contract."""
 from __future__ import annotations
 
-import threading
+import json
+import urllib.parse
+import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 import jsonschema
@@ -67,10 +69,13 @@ def test_healthz_reports_the_index(client, spec, index):
     assert body["model"] == index.manifest["model"] and body["built_at"]
 
 
-def test_openapi_describes_every_route(spec):
+def test_openapi_describes_every_route(spec, app):
     assert spec["openapi"].startswith("3.")
-    assert set(spec["paths"]) >= {"/api/search", "/api/documents", "/api/documents/{doc_id}",
-                                  "/healthz", "/api/openapi.json"}
+    served = {rule.rule.replace("<", "{").replace(">", "}") for rule in app.url_map.iter_rules()
+              if rule.rule.startswith("/api/") or rule.rule == "/healthz"}
+    assert served >= {"/api/search", "/api/documents", "/api/documents/{doc_id}", "/healthz",
+                      "/api/openapi.json"}
+    assert set(spec["paths"]) == served
     jsonschema.Draft202012Validator.check_schema(
         {"$defs": spec["components"]["schemas"]})
 
@@ -90,6 +95,13 @@ def test_openapi_describes_every_route(spec):
 def test_api_bad_input(client, spec, params, status):
     body = assert_error(client.get("/api/search", query_string=params), status)
     validate(spec, "/api/search", status, body)
+
+
+def test_api_other_methods_are_refused_as_json(client):
+    for method in (client.post, client.put, client.delete):
+        resp = method("/api/search", query_string={"q": STROKE})
+        assert assert_error(resp, 405)["error"]["code"] == "method_not_allowed"
+        assert "GET" in resp.headers["Allow"]
 
 
 def test_api_unknown_document_is_404(client, spec):
@@ -158,6 +170,32 @@ def test_document_view_highlights_the_cited_span(client, searcher):
     assert marked.replace("&#39;", "'").replace("&amp;", "&").replace("&#34;", '"') == hit.text
 
 
+def test_document_view_marks_any_span_given_in_the_url(client, index):
+    doc = index.doc_by_id["000_39354a0ede1fe7a3"]
+    start = doc.text.index("single HASU and ASU at UHCW")
+    end = start + len("single HASU and ASU at UHCW")  # inside a passage, not a passage's span
+    html = client.get(f"/doc/{doc.doc_id}?start={start}&end={end}").get_data(as_text=True)
+    assert '<mark id="passage" tabindex="-1">single HASU and ASU at UHCW</mark>' in html
+    assert "The cited text is highlighted below" in html and 'href="#passage"' in html
+    for bad in ("start=5&end=2", f"start=0&end={len(doc.text) + 1}", "start=x&end=9"):
+        resp = client.get(f"/doc/{doc.doc_id}?{bad}")  # the document, with nothing marked
+        assert resp.status_code == 200 and "<mark" not in resp.get_data(as_text=True)
+
+
+def test_search_settings_survive_filtering_and_the_round_trip(client):
+    area = "Coventry and Warwickshire"
+    html = client.get("/search", query_string={"q": "stroke", "k": 3, "mode": "bm25",
+                                               "area": area}).get_data(as_text=True)
+    assert html.count('class="result"') == 3
+    assert '<input type="hidden" name="k" value="3">' in html
+    assert '<input type="hidden" name="mode" value="bm25">' in html
+    link = html.split('<a href="/doc/')[1].split('"')[0].replace("&amp;", "&")
+    doc_page = client.get("/doc/" + link).get_data(as_text=True)
+    back = doc_page.split('<a class="back" href="')[1].split('"')[0].replace("&amp;", "&")
+    again = client.get(back).get_data(as_text=True)
+    assert again.count('class="result"') == 3 and f'value="{area}" selected' in again
+
+
 def test_nothing_relevant_is_said_plainly(client):
     html = client.get("/search", query_string={"q": "recipe for chocolate cake"}).get_data(
         as_text=True)
@@ -173,6 +211,17 @@ def test_user_input_is_escaped_and_headers_are_safe(client):
     assert "frame-ancestors 'none'" in csp and "script-src 'self'" in csp
     assert "unsafe-inline" not in csp and "<script>" not in html.replace(
         '<script src="/static/app.js" defer></script>', "")
+    assert resp.headers["X-Content-Type-Options"] == "nosniff"
+
+
+@pytest.mark.parametrize("path", ["/", "/search?q=stroke", "/doc/000_39354a0ede1fe7a3",
+                                  "/api/search?q=stroke", "/api/search?q=", "/healthz",
+                                  "/nowhere", "/api/nowhere", "/static/style.css"])
+def test_every_response_carries_the_safety_headers(client, path):
+    resp = client.get(path)
+    csp = resp.headers["Content-Security-Policy"]
+    assert "frame-ancestors 'none'" in csp and "script-src 'self'" in csp
+    assert "unsafe-inline" not in csp and "unsafe-eval" not in csp
     assert resp.headers["X-Content-Type-Options"] == "nosniff"
 
 
@@ -201,26 +250,25 @@ def test_static_assets_are_local(client):
 
 # --- concurrency ----------------------------------------------------------------------------
 
-def test_concurrent_clients_get_the_same_answers(app):
+def test_concurrent_clients_get_the_same_answers(live_server):
+    """8 clients at once over HTTP get exactly what one client gets (25 requests each here;
+    eval/load.py sends the full 200 each)."""
     questions = ["what is the stroke model?", "CWPT sickness absence", "herts procurement plans",
                  "what does LWAB stand for", "BCF pooled budget 2017-19",
                  "how many GPs are we short of?", "nursing associates plans",
                  "when will shared care records be in place?"]
-    client = app.test_client()
-    expected = {q: client.get("/api/search", query_string={"q": q}).get_json()["results"]
-                for q in questions}
-    errors: list = []
-    lock = threading.Lock()
 
-    def worker(n: int) -> None:
-        c = app.test_client()
-        for i in range(25):
-            q = questions[(n + i) % len(questions)]
-            resp = c.get("/api/search", query_string={"q": q})
-            if resp.status_code != 200 or resp.get_json()["results"] != expected[q]:
-                with lock:
-                    errors.append((q, resp.status_code))
+    def ask(q: str) -> list:
+        url = f"{live_server}/api/search?{urllib.parse.urlencode({'q': q})}"
+        with urllib.request.urlopen(url, timeout=60) as resp:
+            return json.loads(resp.read())["results"]
+
+    expected = {q: ask(q) for q in questions}
+
+    def client(n: int) -> list:
+        asked = [questions[(n + i) % len(questions)] for i in range(25)]
+        return [q for q in asked if ask(q) != expected[q]]
 
     with ThreadPoolExecutor(8) as pool:
-        list(pool.map(worker, range(8)))
-    assert errors == []
+        wrong = [q for found in pool.map(client, range(8)) for q in found]
+    assert wrong == []

@@ -18,6 +18,9 @@ def _query(name: str, description: str, schema: dict, required: bool = False) ->
             "schema": schema}
 
 
+# A deadline filter: a year or year-month; empty is what a form sends for "no limit".
+DUE = {"type": "string", "pattern": "^([0-9]{4}(-[0-9]{2})?)?$"}
+
 ERRORS = {"400": _json(_ref("Error"), "The request is malformed"),
           "404": _json(_ref("Error"), "No such resource")}
 
@@ -105,8 +108,10 @@ PATHS = {
             _query("k", "how many passages", {"type": "integer", "minimum": 1,
                                               "maximum": MAX_K, "default": 10}),
             _query("mode", "retriever", {"enum": list(MODES), "default": "hybrid"}),
-            _query("doc", "only this document id", {"type": "string"}),
-            _query("area", "only documents of this area", {"type": "string"})],
+            _query("doc", "only this document: a doc_id from /api/documents (400 if unknown)",
+                   {"type": "string"}),
+            _query("area", "only documents of this area, as /api/documents names it, in any "
+                           "case (400 if unknown)", {"type": "string"})],
         "responses": {"200": _json(_ref("SearchResult"), "The ranked passages"), **ERRORS}}},
     "/api/documents": {"get": {
         "summary": "Every document with its metadata",
@@ -127,9 +132,9 @@ PATHS = {
             _query("area", "only documents of this area", {"type": "string"}),
             _query("doc", "only this document id", {"type": "string"}),
             _query("due_before", "deadline ends before this year or month begins",
-                   {"type": "string", "pattern": "^[0-9]{4}(-[0-9]{2})?$"}),
+                   DUE),
             _query("due_after", "deadline begins after this year or month ends",
-                   {"type": "string", "pattern": "^[0-9]{4}(-[0-9]{2})?$"})],
+                   DUE)],
         "responses": {"200": _json({"type": "object", "required": ["commitments"], "properties": {
             "commitments": {"type": "array", "items": _ref("Commitment")}}}, "The commitments"),
             "400": ERRORS["400"]}}},

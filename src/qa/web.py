@@ -8,12 +8,15 @@ from flask import Flask, abort, jsonify, render_template, request, url_for
 from werkzeug.exceptions import HTTPException
 
 from . import commitments_web, openapi
-from .config import MAX_K
 from .search import QueryError, Searcher
 
 WEB_DIR = Path(__file__).resolve().parents[2] / "web"
 EXAMPLES = ("what is the stroke model?", "CWPT sickness absence",
             "when will shared care records be in place?", "what does LWAB stand for")
+# waitress worker threads: 8 requests searched side by side, the most eval/load.py measures.
+THREADS = 8
+# Everything of a search a results link carries, so "Back to results" returns to the same list.
+SEARCH_ARGS = ("q", "doc", "area", "k", "mode")
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 
@@ -37,26 +40,19 @@ def _check_query_string() -> None:
         raise BadRequest("the query string is not valid UTF-8", "bad_encoding") from None
 
 
-def _k() -> int:
-    raw = _arg("k", "10")
-    try:
-        k = int(raw)
-    except ValueError:
-        raise BadRequest(f"k must be a whole number from 1 to {MAX_K}, not {raw!r}") from None
-    if not 1 <= k <= MAX_K:
-        raise BadRequest(f"k must be a whole number from 1 to {MAX_K}, not {k}")
-    return k
-
-
 def _search(searcher: Searcher):
     """The search a request asks for; raises BadRequest for anything malformed."""
-    q = _arg("q", "") or ""
-    mode = _arg("mode", "hybrid")
+    # The core checks q, k (given as text here), mode, doc and area, with messages for people.
     try:
-        return searcher.search(q, k=_k(), mode=mode, doc=_arg("doc") or None,
-                               area=_arg("area") or None)
+        return searcher.search(_arg("q", ""), k=_arg("k", "10"), mode=_arg("mode", "hybrid"),
+                               doc=_arg("doc") or None, area=_arg("area") or None)
     except QueryError as e:
         raise BadRequest(str(e)) from None
+
+
+def _search_args() -> dict:
+    """The search this request came from (q and its filters), to carry from page to page."""
+    return {k: v for k in SEARCH_ARGS if (v := request.args.get(k))}
 
 
 def _corpus_summary(searcher: Searcher) -> dict:
@@ -66,9 +62,14 @@ def _corpus_summary(searcher: Searcher) -> dict:
     return {"documents": len(docs), "areas": searcher.areas, "years": span}
 
 
+def section_path(item) -> str:
+    """Where in its document a passage or commitment stands: paper › headings."""
+    return " › ".join(x for x in (item.paper, item.section) if x)
+
+
 def citation(hit) -> str:
     """A reference a councillor can paste into a paper or an email."""
-    where = " › ".join(x for x in (hit.paper, hit.section) if x)
+    where = section_path(hit)
     parts = [f"“{hit.title}”", hit.body, hit.date, where and f"section: {where}"]
     return ", ".join(p for p in parts if p) + "."
 
@@ -80,11 +81,12 @@ def create_app(searcher: Searcher) -> Flask:
     app.json.ensure_ascii = False
     app.extensions["searcher"] = searcher
 
-    @app.context_processor
-    def _globals():
-        return {"corpus": _corpus_summary(searcher), "docs": searcher.index.docs,
-                "doc_options": [(d.doc_id, d.title) for d in searcher.index.docs],
-                "area_options": [(a, a) for a in searcher.areas]}
+    # The index does not change while the app runs: describe it once, not per page.
+    page_globals = {"corpus": _corpus_summary(searcher), "docs": searcher.index.docs,
+                    "doc_options": [(d.doc_id, d.title) for d in searcher.index.docs],
+                    "area_options": [(a, a) for a in searcher.areas]}
+    app.context_processor(lambda: page_globals)
+    app.add_template_filter(section_path)
 
     app.before_request(_check_query_string)
 
@@ -110,8 +112,11 @@ def create_app(searcher: Searcher) -> Flask:
 
     @app.errorhandler(HTTPException)
     def _http_error(e: HTTPException):
-        return _error(e.code or 500, (e.name or "error").lower().replace(" ", "_"),
-                      e.description or e.name)
+        body, status = _error(e.code or 500, (e.name or "error").lower().replace(" ", "_"),
+                              e.description or e.name)
+        # Keep what the exception says beside its page, such as a 405's Allow (RFC 9110).
+        extra = [(k, v) for k, v in e.get_headers() if k.lower() != "content-type"]
+        return body, status, extra
 
     @app.errorhandler(Exception)
     def _unexpected(e: Exception):
@@ -138,7 +143,7 @@ def create_app(searcher: Searcher) -> Flask:
         hits = [{"hit": h, "parts": _split_highlight(h.text, h.highlights),
                  "cite": citation(h),
                  "href": url_for("document_page", doc_id=h.doc_id, start=h.start, end=h.end,
-                                 q=q) + "#passage"} for h in result.results]
+                                 **_search_args()) + "#passage"} for h in result.results]
         return render_template("results.html", q=q, result=result, hits=hits, error=None,
                                doc=_arg("doc") or "", area=_arg("area") or "")
 
@@ -151,8 +156,9 @@ def create_app(searcher: Searcher) -> Flask:
         parts = (doc.text[:start], doc.text[start:end], doc.text[end:])
         passage = next((p for p in searcher.index.passages
                         if p.doc_id == doc_id and p.start == start and p.end == end), None)
+        back = _search_args()
         return render_template("doc.html", doc=doc, parts=parts, passage=passage,
-                               q=_arg("q", ""))
+                               back=url_for("search_page", **back) if back.get("q") else None)
 
     # --- JSON API ---------------------------------------------------------------------------
 
@@ -214,4 +220,4 @@ def serve(searcher: Searcher, host: str = "127.0.0.1", port: int = 8000) -> None
 
     searcher.search("warm up", k=1)  # load the model before the first visitor, not during
     print(f"planqa: serving on http://{host}:{port}/", flush=True)
-    waitress_serve(create_app(searcher), host=host, port=port, threads=8, ident="planqa")
+    waitress_serve(create_app(searcher), host=host, port=port, threads=THREADS, ident="planqa")
