@@ -7,7 +7,7 @@ score a query as the sum of a few matrix rows.
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+import threading
 
 import numpy as np
 from scipy import sparse
@@ -21,11 +21,18 @@ the their theirs them then there these they this those through to too under unti
 were what when where which while who whom why will with would you your yours""".split())
 
 
-@lru_cache(maxsize=1)
-def _stemmer():
-    import Stemmer
+_local = threading.local()
 
-    return Stemmer.Stemmer("english")
+
+def _stemmer():
+    # PyStemmer's stemmers must not be called from two threads at once; the server answers
+    # requests on several, so each thread gets its own.
+    stemmer = getattr(_local, "stemmer", None)
+    if stemmer is None:
+        import Stemmer
+
+        stemmer = _local.stemmer = Stemmer.Stemmer("english")
+    return stemmer
 
 
 # Words that frame a question rather than say what it is about ("what does the plan *say*
