@@ -46,7 +46,7 @@ class Settings:
     fusion: str = "score"
     dense_weight: float = 0.4
     rrf_k: int = 60
-    rerank_depth: int = 50
+    candidate_depth: int = 50  # passages each retriever puts forward for fusion
     host: str = "127.0.0.1"
     port: int = 8000
 

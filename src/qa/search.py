@@ -195,7 +195,7 @@ class Searcher:
         fusion = fusion or self.settings.fusion
         mask = self._mask(doc, area)
         n = len(self.index.passages)
-        depth = min(max(k, self.settings.rerank_depth if mode == "hybrid" else k), n)
+        depth = min(max(k, self.settings.candidate_depth if mode == "hybrid" else k), n)
         cand = np.zeros(0, dtype=np.int64)
         dense = sparse = None
         if mode != "bm25":
