@@ -14,8 +14,8 @@ import pytest
 
 from conftest import CORPUS, ROOT, qa_cli
 from qa.bm25 import SparseBM25, tokenize
-from qa.evaluate import hits_needle, load_questions, score_question
-from qa.index import Index, IndexCorrupt, IndexMissing, ModelMismatch, build
+from qa.evaluate import highlight_on_answer, hits_needle, load_questions, score_question
+from qa.index import Index, IndexCorrupt, IndexMissing, IndexOutdated, ModelMismatch, build
 from qa.ingest import clean, decode, read_corpus
 from qa.search import QueryError, Searcher
 
@@ -91,6 +91,61 @@ def test_stroke_question_finds_the_hasu_passage_in_top_3(searcher):
     for h in res.results:
         for a, b in h.highlights:
             assert 0 <= a < b <= len(h.text)
+
+
+def test_every_passage_has_its_sentences_embedded(index):
+    sv = index.sentences
+    assert sv.consistent(len(index.passages))
+    np.testing.assert_allclose(np.linalg.norm(sv.vectors, axis=1), 1.0, atol=1e-4)
+    for pid, p in enumerate(index.passages):
+        spans = sv.of(pid)
+        assert len(spans) >= 1
+        assert all(0 <= a < b <= len(p.text) for a, b in spans)
+        assert all(b1 <= a2 for (_, b1), (a2, _) in zip(spans, spans[1:]))
+
+
+def test_sentence_vectors_single_out_the_answering_sentence(searcher, index):
+    # The loneliness figures sit in a paragraph that goes on to rurality and transport; the
+    # question shares no word with them ("cut off", "65s"), so only meaning can find them.
+    pid = next(i for i, p in enumerate(index.passages) if "Almost 1 in 3 (31%)" in p.text)
+    text = index.passages[pid].text
+    q = searcher.query_vector("how many over 65s feel cut off from others?")
+    sims = index.sentences.vectors[index.sentences.ptr[pid]:index.sentences.ptr[pid + 1]] @ q
+    a, b = index.sentences.of(pid)[int(np.argmax(sims))]
+    assert "65" in text[a:b] and ("lonely" in text[a:b] or "alone" in text[a:b])
+    rural = next(j for j, (x, y) in enumerate(index.sentences.of(pid)) if "rural" in text[x:y])
+    assert sims[rural] < sims.max() - 0.05
+    assert index.sentences.best(q, np.array([pid]))[0] == pytest.approx(float(sims.max()))
+    # Blended into the dense score, the best sentence lifts its passage above its own cosine.
+    cosine = float(index.vectors[pid] @ q)
+    assert searcher.dense_scores(q, np.array([pid]), np.array([cosine]))[0] > cosine
+
+
+def test_highlight_lies_on_the_answering_sentence(searcher):
+    res = searcher.search("how many older people feel lonely or isolated?", k=5)
+    hit = next(h for h in res.results if "Almost 1 in 3 (31%)" in h.text)
+    (a, b), = hit.highlights
+    assert hit.text[a:b].startswith("Loneliness and social isolation: Almost 1 in 3 (31%)")
+    # BM25 alone has no question vector: the highlight is the sentence sharing most words,
+    # and none when the passage matched only on its title or section.
+    res = searcher.search("stroke services", k=5, mode="bm25")
+    for h in res.results:
+        assert all("stroke" in h.text[a:b].lower() or "servic" in h.text[a:b].lower()
+                   for a, b in h.highlights)
+    assert res.results[0].highlights
+
+
+def test_torch_encoder_pools_the_same_sentences_as_onnx():
+    from qa.embed import get_encoder
+
+    text = "Stroke services will be redesigned. A single HASU at UHCW is the preferred model."
+    spans = [[(0, 35), (36, len(text))]]
+    (tv,), (tpooled,) = get_encoder(encoder="torch").encode_spans([text], spans)
+    (ov,), (opooled,) = get_encoder(encoder="onnx").encode_spans([text], spans)
+    assert float(tv @ ov) > 0.99
+    assert tpooled.shape == opooled.shape == (2, 384)
+    assert np.all(np.sum(tpooled * opooled, axis=1) > 0.98)
+    assert float(tpooled[0] @ tpooled[1]) < 0.95  # two sentences, two vectors
 
 
 @pytest.mark.parametrize("mode", ["bm25", "dense"])
@@ -212,6 +267,23 @@ def test_killed_build_leaves_previous_index_usable(settings, index, tmp_path):
     assert reloaded.path == previous and len(reloaded.passages) == len(index.passages)
 
 
+def test_index_from_an_older_planqa_is_rebuilt_by_serve(settings, small_corpus, tmp_path):
+    from qa.cli import open_searcher
+
+    s = small_settings(settings, small_corpus, tmp_path)
+    path = build(s)[0].save(s.index_dir)
+    manifest = json.loads((path / "manifest.json").read_text())
+    (path / "manifest.json").write_text(json.dumps({**manifest, "format": 1}))
+    with pytest.raises(IndexOutdated, match="qa build"):
+        Index.load(s.index_dir)
+    out = qa_cli("search", "stroke", env_extra={"QA_INDEX": str(s.index_dir),
+                                                "QA_CORPUS": str(small_corpus)})
+    assert out.returncode == 1 and "format 1" in out.stderr and "Traceback" not in out.stderr
+    rebuilt = open_searcher(s, rebuild_if_needed=True)
+    assert rebuilt.index.manifest["format"] != 1 and rebuilt.index.path != path
+    assert rebuilt.search("stroke", k=1).results
+
+
 def test_missing_and_corrupt_index(settings, small_corpus, tmp_path):
     s = small_settings(settings, small_corpus, tmp_path)
     with pytest.raises(IndexMissing, match="qa build"):
@@ -304,6 +376,19 @@ def test_scorer_follows_the_hit_rule():
     assert not hits_needle("The NHS spends a lot on drugs", needle)
     s = score_question(["nothing here", needle], [needle, "some other needle entirely here"])
     assert s["hit@1"] == 0 and s["hit@3"] == 1 and s["mrr@10"] == 0.5 and s["recall@10"] == 0.5
+
+
+def test_highlight_on_answer_rule():
+    from types import SimpleNamespace
+
+    needle = "up to 26% of demand on GP time could be avoided"
+    text = f"Demand is rising. It is estimated that {needle}. Other news."
+    at = text.find(needle)
+    on = SimpleNamespace(text=text, highlights=[[at - 22, at + len(needle) + 1]])
+    off = SimpleNamespace(text=text, highlights=[[0, 17]])
+    assert highlight_on_answer(on, [needle]) is True
+    assert highlight_on_answer(off, [needle]) is False
+    assert highlight_on_answer(off, ["a needle cut by the passage edge"]) is None
 
 
 def test_cli_eval_reports_every_mode(cli_env):

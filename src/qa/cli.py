@@ -49,15 +49,16 @@ def build_index(settings: Settings):
 
 def open_searcher(settings: Settings, rebuild_if_needed: bool = False):
     """The searcher over the current index; with rebuild_if_needed, build a missing or stale one."""
-    from .index import Index, IndexMissing
+    from .index import Index, IndexMissing, IndexOutdated
     from .search import Searcher
 
     try:
         index = Index.load(settings.index_dir)
-    except IndexMissing:
+    except IndexMissing as e:
         if not rebuild_if_needed:
             raise
-        _say(f"no index at {settings.index_dir}: building it")
+        why = "written by an older planqa" if isinstance(e, IndexOutdated) else "missing"
+        _say(f"the index at {settings.index_dir} is {why}: building it")
         index = build_index(settings)
     stale = index.stale_files(settings.corpus_dir)
     if stale and rebuild_if_needed:
@@ -129,6 +130,7 @@ def cmd_eval(args, settings: Settings) -> int:
     if args.json:
         config = {"model": settings.model, "encoder": searcher.index.manifest.get("encoder"),
                   "fusion": args.fusion or settings.fusion, "dense_weight": settings.dense_weight,
+                  "sentence_weight": settings.sentence_weight,
                   "chunker": searcher.index.manifest.get("chunker"),
                   "questions": str(args.file)}
         print(json.dumps({"config": config, "reports": reports}, indent=1))

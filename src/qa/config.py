@@ -47,6 +47,10 @@ class Settings:
     dense_weight: float = 0.4
     rrf_k: int = 60
     candidate_depth: int = 50  # passages each retriever puts forward for fusion
+    # Share of a passage's dense score that comes from its best sentence's vector.
+    sentence_weight: float = 0.5
+    # Share of the highlight choice that comes from sentence vectors (the rest: shared words).
+    highlight_dense_weight: float = 0.7
     host: str = "127.0.0.1"
     port: int = 8000
 
@@ -62,6 +66,7 @@ class Settings:
             encoder_threads=int(env.get("QA_ENCODER_THREADS") or 0),
             fusion=env.get("QA_FUSION") or "score",
             dense_weight=float(env.get("QA_DENSE_WEIGHT") or 0.4),
+            sentence_weight=float(env.get("QA_SENTENCE_WEIGHT") or 0.5),
             host=env.get("QA_HOST") or "127.0.0.1",
             port=int(env.get("QA_PORT") or 8000),
         )

@@ -59,7 +59,8 @@ class OnnxEncoder:
         self.tokenizer.enable_truncation(MAX_TOKENS)
         self.dim = self.session.get_outputs()[0].shape[-1]
 
-    def _run(self, texts: list[str]) -> np.ndarray:
+    def _states(self, texts: list[str]):
+        """Token states of a batch, its attention mask, and each text's token offsets."""
         encs = self.tokenizer.encode_batch(texts)
         width = max(len(e.ids) for e in encs)
         ids = np.zeros((len(encs), width), dtype=np.int64)
@@ -69,19 +70,31 @@ class OnnxEncoder:
             mask[i, :len(e.ids)] = 1
         hidden = self.session.run(None, {"input_ids": ids, "attention_mask": mask,
                                          "token_type_ids": np.zeros_like(ids)})[0]
-        m = mask[..., None].astype(np.float32)
-        return (hidden * m).sum(1) / np.maximum(m.sum(1), 1e-9)
+        return hidden, mask, [np.asarray(e.offsets, dtype=np.int64).reshape(-1, 2) for e in encs]
+
+    def encode_spans(self, texts: list[str], spans: list, batch_size: int = 32):
+        """Each text's vector and, in the same pass, a vector for each of its character spans.
+
+        A span's vector is the mean of the token states it covers: a sentence read in the
+        context of its passage, at no cost beyond the passage's own encoding.
+        """
+        vecs = np.zeros((len(texts), self.dim), dtype=np.float32)
+        pooled: list = [None] * len(texts)
+        # Batches of similar length waste no work on padding.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        for a in range(0, len(order), batch_size):
+            idx = order[a:a + batch_size]
+            hidden, mask, offsets = self._states([texts[i] for i in idx])
+            m = mask[..., None].astype(np.float32)
+            vecs[idx] = (hidden * m).sum(1) / np.maximum(m.sum(1), 1e-9)
+            for row, i in enumerate(idx):
+                pooled[i] = pool_spans(hidden[row], offsets[row], spans[i], vecs[i])
+        return _normalise(vecs), pooled
 
     def encode(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        # Batches of similar length waste no work on padding.
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for a in range(0, len(order), batch_size):
-            idx = order[a:a + batch_size]
-            out[idx] = self._run([texts[i] for i in idx])
-        return _normalise(out)
+        return self.encode_spans(texts, [()] * len(texts), batch_size)[0]
 
 
 class TorchEncoder:
@@ -104,6 +117,32 @@ class TorchEncoder:
         vecs = self.model.encode(texts, batch_size=batch_size, convert_to_numpy=True,
                                  normalize_embeddings=True, show_progress_bar=False)
         return np.asarray(vecs, dtype=np.float32)
+
+    def encode_spans(self, texts: list[str], spans: list, batch_size: int = 32):
+        """As OnnxEncoder.encode_spans; the text's vector is the model's own pooling."""
+        outs = self.model.encode(texts, batch_size=batch_size, output_value=None,
+                                 show_progress_bar=False)
+        offsets = self.model.tokenizer(texts, return_offsets_mapping=True, truncation=True,
+                                       max_length=self.model.max_seq_length)["offset_mapping"]
+        vecs = _normalise(np.stack([o["sentence_embedding"].float().numpy() for o in outs]))
+        pooled = []
+        for o, offs, sp, v in zip(outs, offsets, spans, vecs):
+            n = int(o["attention_mask"].sum())  # rows past it are the batch's padding
+            pooled.append(pool_spans(o["token_embeddings"][:n].float().numpy(),
+                                     np.asarray(offs, dtype=np.int64).reshape(-1, 2), sp, v))
+        return vecs, pooled
+
+
+def pool_spans(states: np.ndarray, offsets: np.ndarray, spans, fallback: np.ndarray) -> np.ndarray:
+    """Normalised mean token state over each character span. A span whose tokens were all cut
+    off by truncation gets the whole text's vector."""
+    out = np.empty((len(spans), states.shape[1]), dtype=np.float32)
+    states = states[:len(offsets)]
+    real = offsets[:, 1] > offsets[:, 0]  # special tokens cover no characters
+    for j, (a, b) in enumerate(spans):
+        sel = real & (offsets[:, 0] < b) & (offsets[:, 1] > a)
+        out[j] = states[sel].mean(0) if sel.any() else fallback
+    return _normalise(out)
 
 
 def _normalise(v: np.ndarray) -> np.ndarray:

@@ -50,6 +50,16 @@ def hits_needle(passage_text: str, needle: str) -> bool:
     return longest_run(nt, tokens(passage_text)) >= max(4, math.ceil(0.6 * len(nt)))
 
 
+def highlight_on_answer(hit, needles: list[str]) -> bool | None:
+    """Whether the result's highlight overlaps the first needle it holds whole; None when it
+    holds none whole (a needle cut by the passage's edge cannot be placed)."""
+    for nd in needles:
+        at = hit.text.find(nd)
+        if at >= 0:
+            return any(a < at + len(nd) and b > at for a, b in hit.highlights)
+    return None
+
+
 def load_questions(path: Path) -> list[Question]:
     try:
         lines = Path(path).read_text(encoding="utf-8").splitlines()
@@ -95,7 +105,7 @@ def _mean(rows: list[dict]) -> dict:
 def evaluate(searcher, questions: list[Question], mode: str, **search_kw) -> dict:
     """Overall and per-kind figures for one retrieval mode."""
     per_q, by_kind = [], defaultdict(list)
-    lengths, times = [], []
+    lengths, times, on_answer = [], [], []
     abstain_right = abstain_wrong = n_unanswerable = 0
     details = []
     for q in questions:
@@ -109,6 +119,8 @@ def evaluate(searcher, questions: list[Question], mode: str, **search_kw) -> dic
             details.append({"id": q.id, "kind": q.kind, "no_answer": res.no_answer})
             continue
         s = score_question(texts, q.needles)
+        on_answer += [x for x in (highlight_on_answer(h, q.needles) for h in res.results[:K])
+                      if x is not None]
         abstain_wrong += res.no_answer
         per_q.append(s)
         by_kind[q.kind].append(s)
@@ -120,6 +132,8 @@ def evaluate(searcher, questions: list[Question], mode: str, **search_kw) -> dic
         "answerable": len(per_q),
         "median_passage_chars": statistics.median(lengths) if lengths else 0,
         "median_search_ms": round(statistics.median(times), 2) if times else 0,
+        # Of the results holding a needle whole, the share whose highlight lies on it.
+        "highlight_on_answer": round(statistics.fmean(on_answer), 4) if on_answer else None,
         "unanswerable": n_unanswerable,
         "no_answer_on_unanswerable": (round(abstain_right / n_unanswerable, 4)
                                       if n_unanswerable else None),
@@ -141,7 +155,8 @@ def format_report(reports: list[dict]) -> str:
                  + "".join(f"{r['median_passage_chars']:>{width}.0f}" for r in reports))
     lines.append(f"  {'median search ms':<26}"
                  + "".join(f"{r['median_search_ms']:>{width}.1f}" for r in reports))
-    for key, label in (("no_answer_on_unanswerable", "no-answer, unanswerable"),
+    for key, label in (("highlight_on_answer", "highlight on the answer"),
+                       ("no_answer_on_unanswerable", "no-answer, unanswerable"),
                        ("no_answer_on_answerable", "no-answer, answerable")):
         vals = [r[key] for r in reports]
         lines.append(f"  {label:<26}" + "".join(

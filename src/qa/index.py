@@ -4,7 +4,7 @@ Layout under the index folder (txtai-style: one folder per build, named by a poi
 
     CURRENT               the name of the live build folder, replaced atomically
     build-<stamp>/        manifest.json, documents.json, passages.json, vectors.faiss,
-                          bm25.npz, vocab.json
+                          sentences.npz, bm25.npz, vocab.json, glossary.json
 
 A build writes a new folder and only then swaps CURRENT, so an interrupted or failed build
 leaves the previous index in place and loadable.
@@ -27,8 +27,9 @@ from .chunk import Passage, chunk
 from .config import Settings
 from .glossary import Glossary
 from .ingest import DocRecord, corpus_hashes, read_corpus
+from .sentences import sentence_spans
 
-FORMAT = 1
+FORMAT = 2  # 2: sentence vectors
 POINTER = "CURRENT"
 
 
@@ -44,6 +45,10 @@ class IndexCorrupt(IndexError_):
     pass
 
 
+class IndexOutdated(IndexMissing):
+    """Written by an older planqa in a format this one does not read: rebuilt like a missing one."""
+
+
 class ModelMismatch(IndexError_):
     pass
 
@@ -57,11 +62,15 @@ def indexed_text(p: Passage, doc: DocRecord, glossary: Glossary, title: bool = T
     together; a letter's "Thank you for meeting us" blurs what a paragraph is about), so
     vectors are made without. Measured in eval/README.md.
     """
+    return glossary.expand(_lead(p, doc, title) + p.text)
+
+
+def _lead(p: Passage, doc: DocRecord, title: bool) -> str:
+    """What goes before the passage's own words in its indexed text."""
     meta = (doc.title, doc.area, doc.body) if title else ()
     where = " › ".join(x for x in (*meta, p.paper, p.section) if x)
     context = "\n".join(x for x in (p.opening if title else "", p.context) if x)
-    body = f"{context}\n{p.text}" if context else p.text
-    return glossary.expand(f"{where}\n{body}")
+    return f"{where}\n{context}\n" if context else f"{where}\n"
 
 
 @dataclass
@@ -70,6 +79,7 @@ class Index:
     docs: list[DocRecord]
     passages: list[Passage]
     vectors: np.ndarray  # passages x dim, normalised
+    sentences: "SentenceVectors"
     bm25: SparseBM25
     glossary: Glossary
     path: Path | None = None
@@ -106,6 +116,8 @@ class Index:
             _write_json(tmp / "glossary.json", self.glossary.to_json())
             with open(tmp / "bm25.npz", "wb") as f:
                 np.savez(f, **self.bm25.to_arrays())
+            with open(tmp / "sentences.npz", "wb") as f:
+                np.savez(f, **self.sentences.to_arrays())
             faiss.write_index(self.faiss, str(tmp / "vectors.faiss"))
             for f in tmp.iterdir():
                 _fsync(f)
@@ -136,7 +148,7 @@ class Index:
         try:
             manifest = json.loads((build / "manifest.json").read_text())
             if manifest.get("format") != FORMAT:
-                raise IndexCorrupt(f"index at {build} has format {manifest.get('format')}, "
+                raise IndexOutdated(f"index at {build} has format {manifest.get('format')}, "
                                    f"this planqa reads format {FORMAT}: run 'qa build'")
             docs = [DocRecord(**d) for d in json.loads((build / "documents.json").read_text())]
             passages = [Passage(**p) for p in json.loads((build / "passages.json").read_text())]
@@ -144,6 +156,8 @@ class Index:
             glossary = Glossary.from_json(json.loads((build / "glossary.json").read_text()))
             with np.load(build / "bm25.npz") as arrays:
                 bm25 = SparseBM25.from_arrays({k: arrays[k] for k in arrays.files}, vocab)
+            with np.load(build / "sentences.npz") as arrays:
+                sentences = SentenceVectors(**{k: arrays[k] for k in arrays.files})
             fidx = faiss.read_index(str(build / "vectors.faiss"))
             vectors = fidx.reconstruct_n(0, fidx.ntotal)
         except IndexError_:
@@ -151,9 +165,10 @@ class Index:
         except Exception as e:  # json, numpy, faiss and OS errors all mean one thing here
             raise IndexCorrupt(f"index at {build} is unreadable ({type(e).__name__}: {e}); "
                                "run 'qa build' to rebuild it") from e
-        if len(passages) != vectors.shape[0] or bm25.weights.shape[1] != len(passages):
+        if (len(passages) != vectors.shape[0] or bm25.weights.shape[1] != len(passages)
+                or not sentences.consistent(len(passages))):
             raise IndexCorrupt(f"index at {build} is inconsistent; run 'qa build' to rebuild it")
-        index = cls(manifest, docs, passages, vectors, bm25, glossary, path=build)
+        index = cls(manifest, docs, passages, vectors, sentences, bm25, glossary, path=build)
         _one_thread(faiss)
         index._faiss = fidx
         return index
@@ -209,8 +224,7 @@ def build(settings: Settings, progress: Callable[[str], None] | None = None,
     say(f"cut {len(passages)} passages; {len(glossary)} acronyms found")
     by_id = {r.doc_id: r for r in records}
     enc = encoder or get_encoder(settings.model, settings.encoder)
-    vectors = _encode_with_progress(
-        enc, [indexed_text(p, by_id[p.doc_id], glossary, title=False) for p in passages], say)
+    vectors, sentences = _encode_with_progress(enc, passages, by_id, glossary, say)
     bm25 = SparseBM25.fit([tokenize(indexed_text(p, by_id[p.doc_id], glossary))
                            for p in passages])
     manifest = {
@@ -227,13 +241,61 @@ def build(settings: Settings, progress: Callable[[str], None] | None = None,
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "build_seconds": round(time.perf_counter() - t0, 2),
     }
-    return Index(manifest, records, passages, vectors, bm25, glossary), warnings
+    return Index(manifest, records, passages, vectors, sentences, bm25, glossary), warnings
 
 
-def _encode_with_progress(enc, texts: list[str], say: Callable[[str], None]) -> np.ndarray:
+@dataclass
+class SentenceVectors:
+    """A vector for each sentence of each passage, pooled from the passage's own encoding.
+
+    Passage i's sentences are rows ptr[i]:ptr[i + 1] of vectors and spans; spans are offsets
+    within the passage text, so they are also the highlight units.
+    """
+
+    vectors: np.ndarray  # sentences x dim, normalised
+    spans: np.ndarray  # sentences x 2
+    ptr: np.ndarray  # passages + 1
+
+    def consistent(self, n_passages: int) -> bool:
+        return (len(self.ptr) == n_passages + 1 and int(self.ptr[-1]) == len(self.vectors)
+                == len(self.spans) and bool(np.all(np.diff(self.ptr) > 0)))
+
+    def of(self, pid: int) -> np.ndarray:
+        return self.spans[self.ptr[pid]:self.ptr[pid + 1]]
+
+    def best(self, q: np.ndarray, pids: np.ndarray) -> np.ndarray:
+        """For each passage, the cosine of its sentence nearest to the question vector q."""
+        starts, ends = self.ptr[pids], self.ptr[pids + 1]
+        rows = np.concatenate([np.arange(a, b) for a, b in zip(starts, ends)])
+        sims = self.vectors[rows] @ q
+        return np.maximum.reduceat(sims, np.concatenate(([0], np.cumsum(ends - starts)[:-1])))
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        return {"vectors": self.vectors, "spans": self.spans, "ptr": self.ptr}
+
+
+def _encode_with_progress(enc, passages: list[Passage], by_id: dict, glossary: Glossary,
+                          say: Callable[[str], None]) -> tuple[np.ndarray, SentenceVectors]:
+    """Passage vectors (without the title: see indexed_text) and their sentences' vectors."""
     step = 256
-    parts = []
-    for a in range(0, len(texts), step):
-        parts.append(enc.encode(texts[a:a + step]))
-        say(f"embedded {min(a + step, len(texts))}/{len(texts)} passages")
-    return np.vstack(parts).astype(np.float32) if parts else np.zeros((0, 384), np.float32)
+    vecs, pooled, spans = [], [], []
+    for a in range(0, len(passages), step):
+        texts, batch_spans = [], []
+        for p in passages[a:a + step]:
+            lead = _lead(p, by_id[p.doc_id], title=False)
+            own = sentence_spans(p.text)
+            texts.append(glossary.expand(lead + p.text))
+            batch_spans.append([(len(lead) + s, len(lead) + e) for s, e in own])
+            spans.extend(own)
+        v, per_passage = enc.encode_spans(texts, batch_spans)
+        vecs.append(v)
+        pooled.extend(per_passage)
+        say(f"embedded {min(a + step, len(passages))}/{len(passages)} passages")
+    dim = vecs[0].shape[1] if vecs else 384
+    counts = [len(x) for x in pooled]
+    return (np.vstack(vecs).astype(np.float32) if vecs else np.zeros((0, dim), np.float32),
+            SentenceVectors(
+                vectors=(np.vstack(pooled).astype(np.float32) if pooled
+                         else np.zeros((0, dim), np.float32)),
+                spans=np.asarray(spans, dtype=np.int32).reshape(-1, 2),
+                ptr=np.concatenate(([0], np.cumsum(counts))).astype(np.int64)))

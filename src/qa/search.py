@@ -1,15 +1,15 @@
 """Answer a question with ranked, cited passages: BM25, dense, or the two fused."""
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from .bm25 import query_terms, tokenize
+from .bm25 import query_terms
 from .config import FUSIONS, MAX_K, MAX_QUERY_CHARS, MODES, Settings
 from .index import Index
+from .sentences import Sentence, sentences
 
 
 # Below this cosine the nearest passage is not about the question (the dev set's answerable
@@ -80,38 +80,23 @@ def _minmax(x: np.ndarray) -> np.ndarray:
     return (x - lo) / (hi - lo) if hi > lo else np.ones_like(x)
 
 
-_SENT = re.compile(r"[^.!?\n•;]+(?:[.!?;]+|$)")
-
-
-@dataclass(frozen=True)
-class Sentence:
-    start: int  # offsets within the passage text
-    end: int
-    terms: frozenset
-
-
-def split_sentences(text: str) -> list[Sentence]:
-    """The passage's sentences (and list items, and table cells' bullets) with their terms."""
-    out = []
-    for m in _SENT.finditer(text):
-        a, b = m.start(), m.end()
-        while a < b and text[a].isspace():
-            a += 1
-        while b > a and text[b - 1].isspace():
-            b -= 1
-        if b > a:
-            out.append(Sentence(a, b, frozenset(tokenize(text[a:b]))))
-    return out
-
-
-def best_sentence(sentences: list[Sentence], q_terms: set[str], idf) -> list[list[int]]:
-    """Offsets of the sentence sharing the most (idf-weighted) terms with the question."""
-    best, best_score = None, 0.0
-    for s in sentences:
-        score = sum(idf(t) for t in q_terms & s.terms)
-        if score > best_score:
-            best, best_score = s, score
-    return [[best.start, best.end]] if best else []
+def best_sentence(sents: list[Sentence], q_terms: set[str], idf, sims: np.ndarray | None,
+                  dense_weight: float) -> list[list[int]]:
+    """Offsets of the sentence that best answers the question: its cosine to the question
+    (when the question's vector is known) blended with the share of the question's idf it
+    holds. Both lie on 0-1 as they are: rescaled per passage, a two-sentence passage would
+    flip wholly to whichever signal ranks the other sentence last."""
+    words = [t for t in q_terms if "_" not in t]
+    total = sum(idf(t) for t in words)
+    share = np.array([sum(idf(t) for t in q_terms & s.terms) for s in sents]) / (total or 1.0)
+    if sims is None:
+        if not share.size or share.max() <= 0:
+            return []
+        score = share
+    else:
+        score = dense_weight * sims + (1 - dense_weight) * share
+    best = sents[int(np.argmax(score))]
+    return [[best.start, best.end]]
 
 
 def fuse(dense: np.ndarray, sparse: np.ndarray, fusion: str, settings: Settings) -> np.ndarray:
@@ -134,7 +119,7 @@ class Searcher:
         self.settings = settings
         self._encoder = encoder
         self._areas = sorted({d.area for d in index.docs if d.area})
-        # Sentence splits of passages already shown: highlighting is per query, splitting is not.
+        # Sentences' terms of passages already shown: highlighting is per query, the terms not.
         self._sentences: dict[int, list[Sentence]] = {}
 
     @classmethod
@@ -195,9 +180,10 @@ class Searcher:
         fusion = fusion or self.settings.fusion
         mask = self._mask(doc, area)
         n = len(self.index.passages)
-        depth = min(max(k, self.settings.candidate_depth if mode == "hybrid" else k), n)
+        # Dense scores are re-scored below, so the dense retriever also puts forward a pool.
+        depth = min(max(k, self.settings.candidate_depth if mode != "bm25" else k), n)
         cand = np.zeros(0, dtype=np.int64)
-        dense = sparse = None
+        q = dense = cosine = sparse = None
         if mode != "bm25":
             q = self.query_vector(query)
             cand = self.dense_top(q, depth, mask)
@@ -208,7 +194,8 @@ class Searcher:
             cand = np.union1d(cand, top_b)
             sparse = all_sparse[cand]
         if mode != "bm25":
-            dense = self.index.vectors[cand] @ q
+            cosine = self.index.vectors[cand] @ q
+            dense = self.dense_scores(q, cand, cosine)
         if mode == "dense":
             final = dense
         elif mode == "bm25":
@@ -219,28 +206,37 @@ class Searcher:
         if mode == "bm25":  # passages sharing no word with the question are not results
             order = order[final[order] > 0]
         q_tokens = set(query_terms(query))
-        no_answer = self._no_answer(q_tokens, cand, dense, sparse)
-        hits = [self._hit(r + 1, int(cand[j]), float(final[j]), q_tokens)
+        no_answer = self._no_answer(q_tokens, cand, cosine, sparse)
+        hits = [self._hit(r + 1, int(cand[j]), float(final[j]), q_tokens, q)
                 for r, j in enumerate(order)]
         took = (time.perf_counter() - t0) * 1000
         return SearchResult(query, mode, k, round(took, 2), no_answer, hits)
 
-    def _no_answer(self, q_terms: set[str], cand: np.ndarray, dense, sparse) -> bool:
+    def dense_scores(self, q: np.ndarray, cand: np.ndarray, cosine: np.ndarray) -> np.ndarray:
+        """A passage's cosine blended with its best sentence's: a passage that answers in one
+        sentence and goes on about other things is not diluted by them."""
+        w = self.settings.sentence_weight
+        if not w or not len(cand):
+            return cosine
+        return (1 - w) * cosine + w * self.index.sentences.best(q, cand)
+
+    def _no_answer(self, q_terms: set[str], cand: np.ndarray, cosine, sparse) -> bool:
         """True when the retrievers found no real evidence: no passage near the question in
         meaning, and none holding most of its distinctive words. BM25 alone can only tell
         that none of the words occur at all."""
         if len(cand) == 0:
             return True
-        if dense is None:
+        if cosine is None:
             return float(sparse.max()) <= 0.0
         coverage = None if sparse is None else self._coverage(q_terms, int(cand[np.argmax(sparse)]))
-        weak_dense = float(dense.max()) < NO_ANSWER_COSINE
+        weak_dense = float(cosine.max()) < NO_ANSWER_COSINE
         return weak_dense and (coverage is None or coverage < 0.5)
 
     def sentences(self, pid: int) -> list[Sentence]:
         found = self._sentences.get(pid)
         if found is None:
-            found = self._sentences[pid] = split_sentences(self.index.passages[pid].text)
+            found = self._sentences[pid] = sentences(self.index.passages[pid].text,
+                                                     self.index.sentences.of(pid).tolist())
         return found
 
     def _coverage(self, q_terms: set[str], pid: int) -> float:
@@ -251,10 +247,13 @@ class Searcher:
         held = set().union(*(s.terms for s in self.sentences(pid)))
         return sum(idf(t) for t in words if t in held) / total if total > 0 else 0.0
 
-    def _hit(self, rank: int, i: int, score: float, q_tokens: set[str]) -> Hit:
+    def _hit(self, rank: int, i: int, score: float, q_tokens: set[str], q) -> Hit:
         p = self.index.passages[i]
         d = self.index.doc_by_id[p.doc_id]
+        sv = self.index.sentences
+        sims = None if q is None else sv.vectors[sv.ptr[i]:sv.ptr[i + 1]] @ q
         return Hit(rank=rank, score=round(score, 4), passage_id=i, doc_id=p.doc_id,
                    title=d.title, body=d.body, date=d.date, area=d.area, paper=p.paper,
                    section=p.section, start=p.start, end=p.end, text=p.text,
-                   highlights=best_sentence(self.sentences(i), q_tokens, self.index.bm25.idf))
+                   highlights=best_sentence(self.sentences(i), q_tokens, self.index.bm25.idf,
+                                            sims, self.settings.highlight_dense_weight))
