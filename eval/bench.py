@@ -38,7 +38,7 @@ from qa.bm25 import SparseBM25, tokenize  # noqa: E402
 from qa.chunk import Passage  # noqa: E402
 from qa.config import Settings  # noqa: E402
 from qa.embed import get_encoder  # noqa: E402
-from qa.index import Index, build, indexed_text  # noqa: E402
+from qa.index import Index, SentenceVectors, build, indexed_text  # noqa: E402
 from qa.search import Searcher  # noqa: E402
 
 
@@ -149,10 +149,19 @@ def synthetic(index: Index, copies: int, seed: int = 0) -> Index:
             passages.append(replace(p, text=text))
             texts.append(text)
             vectors.append(v + nprng.normal(0, 0.02 if c else 0, v.shape).astype(np.float32))
-    vecs = np.vstack(vectors)
-    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    sv = index.sentences
+    sent = np.vstack([sv.vectors + nprng.normal(0, 0.02 if c else 0, sv.vectors.shape)
+                      for c in range(copies)]).astype(np.float32)
+    sentences = SentenceVectors(
+        vectors=_unit(sent), spans=np.tile(sv.spans, (copies, 1)),
+        ptr=np.concatenate(([0], np.cumsum(np.tile(np.diff(sv.ptr), copies)))))
     bm25 = SparseBM25.fit([tokenize(t) for t in texts])
-    return Index(dict(index.manifest), index.docs, passages, vecs, bm25, index.glossary)
+    return Index(dict(index.manifest), index.docs, passages, _unit(np.vstack(vectors)),
+                 sentences, bm25, index.glossary)
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
 
 
 def growth_figures(index: Index, settings: Settings, enc, qs: list[str], sizes: list[int],

@@ -109,7 +109,10 @@ class TorchEncoder:
             self.model = SentenceTransformer(model, device="cpu")
         except Exception as e:  # the library raises many kinds for a missing or broken model
             raise ModelError(f"cannot load embedding model {model!r}: {e}") from e
-        self.dim = self.model.get_sentence_embedding_dimension()
+        # sentence-transformers 5 renamed the method; 3 and 4 have only the old name.
+        dim = (getattr(self.model, "get_embedding_dimension", None)
+               or self.model.get_sentence_embedding_dimension)
+        self.dim = dim()
 
     def encode(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
         if not texts:

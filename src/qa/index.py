@@ -265,10 +265,10 @@ class SentenceVectors:
 
     def best(self, q: np.ndarray, pids: np.ndarray) -> np.ndarray:
         """For each passage, the cosine of its sentence nearest to the question vector q."""
-        starts, ends = self.ptr[pids], self.ptr[pids + 1]
-        rows = np.concatenate([np.arange(a, b) for a, b in zip(starts, ends)])
-        sims = self.vectors[rows] @ q
-        return np.maximum.reduceat(sims, np.concatenate(([0], np.cumsum(ends - starts)[:-1])))
+        starts, counts = self.ptr[pids], self.ptr[pids + 1] - self.ptr[pids]
+        firsts = np.cumsum(counts) - counts  # where each passage's run begins in `rows`
+        rows = np.arange(int(counts.sum())) + np.repeat(starts - firsts, counts)
+        return np.maximum.reduceat(self.vectors[rows] @ q, firsts)
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         return {"vectors": self.vectors, "spans": self.spans, "ptr": self.ptr}

@@ -86,16 +86,16 @@ def best_sentence(sents: list[Sentence], q_terms: set[str], idf, sims: np.ndarra
     (when the question's vector is known) blended with the share of the question's idf it
     holds. Both lie on 0-1 as they are: rescaled per passage, a two-sentence passage would
     flip wholly to whichever signal ranks the other sentence last."""
-    words = [t for t in q_terms if "_" not in t]
-    total = sum(idf(t) for t in words)
-    share = np.array([sum(idf(t) for t in q_terms & s.terms) for s in sents]) / (total or 1.0)
+    total = sum(idf(t) for t in q_terms if "_" not in t) or 1.0
+    # A few sentences a passage: plain Python beats numpy's per-call cost here.
+    share = [sum(idf(t) for t in q_terms & s.terms) / total for s in sents]
     if sims is None:
-        if not share.size or share.max() <= 0:
-            return []
         score = share
+        if not share or max(share) <= 0:
+            return []
     else:
-        score = dense_weight * sims + (1 - dense_weight) * share
-    best = sents[int(np.argmax(score))]
+        score = [dense_weight * c + (1 - dense_weight) * w for c, w in zip(sims.tolist(), share)]
+    best = sents[max(range(len(score)), key=score.__getitem__)]
     return [[best.start, best.end]]
 
 
