@@ -105,7 +105,8 @@ class Index:
         import faiss
 
         index_dir.mkdir(parents=True, exist_ok=True)
-        name = f"build-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}"
+        # Nanoseconds too: one process may save twice within a second (serve rebuilding).
+        name = f"build-{time.strftime('%Y%m%dT%H%M%S')}-{time.time_ns() % 10**9:09d}-{os.getpid()}"
         tmp = index_dir / f".tmp-{name}"
         tmp.mkdir()
         try:
@@ -262,6 +263,9 @@ class SentenceVectors:
 
     def of(self, pid: int) -> np.ndarray:
         return self.spans[self.ptr[pid]:self.ptr[pid + 1]]
+
+    def cosines(self, q: np.ndarray, pid: int) -> np.ndarray:
+        return self.vectors[self.ptr[pid]:self.ptr[pid + 1]] @ q
 
     def best(self, q: np.ndarray, pids: np.ndarray) -> np.ndarray:
         """For each passage, the cosine of its sentence nearest to the question vector q."""

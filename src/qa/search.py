@@ -250,8 +250,7 @@ class Searcher:
     def _hit(self, rank: int, i: int, score: float, q_tokens: set[str], q) -> Hit:
         p = self.index.passages[i]
         d = self.index.doc_by_id[p.doc_id]
-        sv = self.index.sentences
-        sims = None if q is None else sv.vectors[sv.ptr[i]:sv.ptr[i + 1]] @ q
+        sims = None if q is None else self.index.sentences.cosines(q, i)
         return Hit(rank=rank, score=round(score, 4), passage_id=i, doc_id=p.doc_id,
                    title=d.title, body=d.body, date=d.date, area=d.area, paper=p.paper,
                    section=p.section, start=p.start, end=p.end, text=p.text,
