@@ -20,7 +20,7 @@ import statistics
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -41,6 +41,7 @@ K = 10
 @dataclass
 class Passage:
     text: str
+    highlights: list = field(default_factory=list)  # the peers mark no answering sentence
 
 
 @dataclass

@@ -177,6 +177,18 @@ def test_acronyms_are_expanded_from_the_corpus(index):
     assert "Integrated Single Point of Access" in index.glossary.expand("what is iSPA")
 
 
+def test_asking_what_an_acronym_stands_for_puts_its_definition_first(searcher, index):
+    g = index.glossary
+    assert g.asked_about(["camhs"]) == "CAMHS" and g.asked_about(["stroke", "model"]) is None
+    for question in ("what does CAMHS stand for?", "CAMHS meaning", "what is PEG"):
+        top = searcher.search(question, k=3).results[0]
+        acronym = g.asked_about(["camhs" if "CAMHS" in question else "peg"])
+        assert g.defines(top.text, acronym), (question, top.text[:200])
+    assert f"{g.entries['CAMHS']} (CAMHS)" in searcher.search("CAMHS meaning", k=1).results[0].text
+    # An ordinary question is fused as before: scores stay within 0-1.
+    assert all(h.score <= 1 for h in searcher.search("CAMHS waiting times", k=10).results)
+
+
 def test_off_topic_question_says_no_answer(searcher):
     assert searcher.search("recipe for chocolate cake", k=5).no_answer
     assert not searcher.search("what is the stroke model?", k=5).no_answer

@@ -41,6 +41,16 @@ QUESTION_WORDS = frozenset("""say says said saying tell many much mean means mea
 stands happen happens kind sort""".split())
 
 
+# Words that only ask for a definition ("what is the full form of ...").
+DEFINITION_WORDS = frozenset("acronym abbreviation full form definition define defined".split())
+
+
+def content_words(text: str) -> list[str]:
+    """The question's words as written, less stop words and the words that frame it."""
+    return [w for w in _TOKEN.findall(text.lower())
+            if w not in STOPWORDS and w not in QUESTION_WORDS and w not in DEFINITION_WORDS]
+
+
 def words(text: str) -> list[str]:
     """Lower-cased, stop words out, Snowball-stemmed."""
     return _stemmer().stemWords([w for w in _TOKEN.findall(text.lower()) if w not in STOPWORDS])

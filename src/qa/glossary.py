@@ -87,6 +87,21 @@ class Glossary:
         extra += [a for lf, a in self._long.items() if a not in present and lf in low]
         return f"{text}\n{'; '.join(extra)}" if extra else text
 
+    def asked_about(self, words: list[str]) -> str | None:
+        """The acronym a question asks to have spelt out: its only word that is not a
+        question's frame ("what does LWAB stand for", "iSPA meaning"); None otherwise."""
+        if len(words) != 1:
+            return None
+        return next((a for a in self.entries if a.lower() == words[0].lower()), None)
+
+    def defines(self, text: str, acronym: str) -> bool:
+        """Whether the text spells the acronym out: "Long Form (ACR)", or an acronym table's
+        "ACR<tab>Long Form" row."""
+        low, long = text.lower(), self.entries[acronym].lower()
+        acr = acronym.lower()
+        return (f"{long} ({acr})" in low
+                or re.search(rf"^{re.escape(acr)}\t+{re.escape(long)}", low, re.M) is not None)
+
     def to_json(self) -> dict:
         return self.entries
 

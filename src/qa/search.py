@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from .bm25 import query_terms
+from .bm25 import content_words, query_terms
 from .config import FUSIONS, MAX_K, MAX_QUERY_CHARS, MODES, Settings
 from .index import Index
 from .sentences import Sentence, sentences
@@ -201,7 +201,7 @@ class Searcher:
         elif mode == "bm25":
             final = sparse
         else:
-            final = fuse(dense, sparse, fusion, self.settings)
+            final = fuse(dense, sparse, fusion, self.settings) + self._definitions(query, cand)
         order = np.argsort(-final, kind="stable")[:k]
         if mode == "bm25":  # passages sharing no word with the question are not results
             order = order[final[order] > 0]
@@ -211,6 +211,17 @@ class Searcher:
                 for r, j in enumerate(order)]
         took = (time.perf_counter() - t0) * 1000
         return SearchResult(query, mode, k, round(took, 2), no_answer, hits)
+
+    def _definitions(self, query: str, cand: np.ndarray) -> np.ndarray:
+        """1 for a candidate that spells out the acronym the question asks about, else 0: fused
+        scores lie in 0-1, so the definition comes first. Asked "what does LWAB stand for",
+        the retrievers favour passages that use LWAB most; the reader wants the one defining it."""
+        glossary = self.index.glossary
+        acronym = glossary.asked_about(content_words(query))
+        if acronym is None:
+            return np.zeros(len(cand))
+        return np.fromiter((glossary.defines(self.index.passages[i].text, acronym) for i in cand),
+                           float, len(cand))
 
     def dense_scores(self, q: np.ndarray, cand: np.ndarray, cosine: np.ndarray) -> np.ndarray:
         """A passage's cosine blended with its best sentence's: a passage that answers in one
