@@ -86,7 +86,7 @@ def best_sentence(sents: list[Sentence], q_terms: set[str], idf, sims: np.ndarra
     (when the question's vector is known) blended with the share of the question's idf it
     holds. Both lie on 0-1 as they are: rescaled per passage, a two-sentence passage would
     flip wholly to whichever signal ranks the other sentence last."""
-    total = sum(idf(t) for t in q_terms if "_" not in t) or 1.0
+    total = sum(idf(t) for t in q_terms) or 1.0
     # A few sentences a passage: plain Python beats numpy's per-call cost here.
     share = [sum(idf(t) for t in q_terms & s.terms) / total for s in sents]
     if sims is None:
