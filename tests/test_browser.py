@@ -8,6 +8,7 @@ from conftest import OUTPUT
 # One page of each kind, for the accessibility check.
 PAGES = {"home": "/", "results": "/search?q=what+is+the+stroke+model%3F",
          "no answer": "/search?q=recipe+for+chocolate+cake",
+         "acronym": "/search?q=what+does+CAMHS+stand+for%3F",
          "document": "/doc/000_39354a0ede1fe7a3?start=13831&end=14222#passage",
          "problem": "/search?q=stroke&k=99", "not found": "/doc/nope"}
 

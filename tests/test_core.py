@@ -184,7 +184,10 @@ def test_asking_what_an_acronym_stands_for_puts_its_definition_first(searcher, i
         top = searcher.search(question, k=3).results[0]
         acronym = g.asked_about(["camhs" if "CAMHS" in question else "peg"])
         assert g.defines(top.text, acronym), (question, top.text[:200])
-    assert f"{g.entries['CAMHS']} (CAMHS)" in searcher.search("CAMHS meaning", k=1).results[0].text
+    res = searcher.search("CAMHS meaning", k=1)
+    assert f"{g.entries['CAMHS']} (CAMHS)" in res.results[0].text
+    assert res.definition.acronym == "CAMHS" and res.definition.expansion == g.entries["CAMHS"]
+    assert searcher.search("CAMHS waiting times", k=1).definition is None
     # An ordinary question is fused as before: scores stay within 0-1.
     assert all(h.score <= 1 for h in searcher.search("CAMHS waiting times", k=10).results)
 

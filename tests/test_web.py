@@ -48,6 +48,20 @@ def test_api_search_filters_and_modes(client, spec):
         "Hertfordshire and West Essex"}
 
 
+def test_acronym_question_gets_its_definition(client, spec):
+    body = client.get("/api/search", query_string={"q": "what does CAMHS stand for?"}).get_json()
+    validate(spec, "/api/search", 200, body)
+    assert body["definition"] == {"acronym": "CAMHS",
+                                  "expansion": "Child and Adolescent Mental Health Services"}
+    assert "Child and Adolescent Mental Health Services (CAMHS)" in body["results"][0]["text"]
+    assert client.get("/api/search", query_string={"q": STROKE}).get_json()["definition"] is None
+    html = client.get("/search", query_string={"q": "CAMHS meaning"}).get_data(as_text=True)
+    assert ("<strong>CAMHS</strong> stands for <strong>Child and Adolescent Mental Health "
+            "Services</strong>") in html
+    assert "stands for" not in client.get("/search", query_string={"q": STROKE}).get_data(
+        as_text=True)
+
+
 def test_api_documents_and_exact_spans(client, spec):
     listing = client.get("/api/documents").get_json()
     validate(spec, "/api/documents", 200, listing)

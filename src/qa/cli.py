@@ -100,6 +100,9 @@ def format_results(res, color: bool = False) -> str:
     out = []
     if res.no_answer:
         out.append("No passage answers this well; the closest are below.\n")
+    elif res.definition:
+        out.append(f"{res.definition.acronym} stands for {res.definition.expansion}, "
+                   "as the plans spell it out.\n")
     for h in res.results:
         where = " — ".join(x for x in (h.title, h.body, h.date) if x)
         out.append(f"{h.rank}. {where}  [score {h.score:.3f}]")

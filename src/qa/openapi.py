@@ -62,7 +62,15 @@ SCHEMAS = {
             "took_ms": {"type": "number"},
             "no_answer": {"type": "boolean",
                           "description": "true when nothing in the corpus answers well"},
-            "results": {"type": "array", "items": _ref("Hit")}}},
+            "results": {"type": "array", "items": _ref("Hit")},
+            "definition": {
+                "description": "when the question asks what an acronym stands for: the long "
+                               "form the plans give it (the passage spelling it out ranks "
+                               "first in hybrid mode); null otherwise",
+                "oneOf": [{"type": "null"}, {
+                    "type": "object", "required": ["acronym", "expansion"],
+                    "properties": {"acronym": {"type": "string"},
+                                   "expansion": {"type": "string"}}}]}}},
     "DocumentMeta": {
         "type": "object",
         "required": ["doc_id", "path", "title", "body", "date", "area", "type", "chars"],

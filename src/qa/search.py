@@ -40,6 +40,12 @@ class Hit:
 
 
 @dataclass
+class Definition:
+    acronym: str
+    expansion: str
+
+
+@dataclass
 class SearchResult:
     query: str
     mode: str
@@ -47,6 +53,8 @@ class SearchResult:
     took_ms: float
     no_answer: bool
     results: list[Hit]
+    # What the acronym the question asks about stands for, as the plans spell it out.
+    definition: Definition | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -179,6 +187,8 @@ class Searcher:
         query, k = validate(query, k, mode, fusion)
         fusion = fusion or self.settings.fusion
         mask = self._mask(doc, area)
+        glossary = self.index.glossary
+        acronym = glossary.asked_about(content_words(query))
         n = len(self.index.passages)
         # Dense scores are re-scored below, so the dense retriever also puts forward a pool.
         depth = min(max(k, self.settings.candidate_depth if mode != "bm25" else k), n)
@@ -201,7 +211,7 @@ class Searcher:
         elif mode == "bm25":
             final = sparse
         else:
-            final = fuse(dense, sparse, fusion, self.settings) + self._definitions(query, cand)
+            final = fuse(dense, sparse, fusion, self.settings) + self._defining(acronym, cand)
         order = np.argsort(-final, kind="stable")[:k]
         if mode == "bm25":  # passages sharing no word with the question are not results
             order = order[final[order] > 0]
@@ -210,17 +220,17 @@ class Searcher:
         hits = [self._hit(r + 1, int(cand[j]), float(final[j]), q_tokens, q)
                 for r, j in enumerate(order)]
         took = (time.perf_counter() - t0) * 1000
-        return SearchResult(query, mode, k, round(took, 2), no_answer, hits)
+        definition = Definition(acronym, glossary.entries[acronym]) if acronym else None
+        return SearchResult(query, mode, k, round(took, 2), no_answer, hits, definition)
 
-    def _definitions(self, query: str, cand: np.ndarray) -> np.ndarray:
+    def _defining(self, acronym: str | None, cand: np.ndarray) -> np.ndarray:
         """1 for a candidate that spells out the acronym the question asks about, else 0: fused
         scores lie in 0-1, so the definition comes first. Asked "what does LWAB stand for",
         the retrievers favour passages that use LWAB most; the reader wants the one defining it."""
-        glossary = self.index.glossary
-        acronym = glossary.asked_about(content_words(query))
         if acronym is None:
             return np.zeros(len(cand))
-        return np.fromiter((glossary.defines(self.index.passages[i].text, acronym) for i in cand),
+        defines = self.index.glossary.defines
+        return np.fromiter((defines(self.index.passages[i].text, acronym) for i in cand),
                            float, len(cand))
 
     def dense_scores(self, q: np.ndarray, cand: np.ndarray, cosine: np.ndarray) -> np.ndarray:
