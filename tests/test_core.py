@@ -147,6 +147,16 @@ def test_torch_encoder_pools_the_same_sentences_as_onnx():
     assert np.all(np.sum(tpooled * opooled, axis=1) > 0.98)
     assert float(tpooled[0] @ tpooled[1]) < 0.95  # two sentences, two vectors
 
+    # A model whose tokenizer cannot give offsets still builds: its sentences fall back to
+    # their passage's vector.
+    from unittest import mock
+
+    torch_enc = get_encoder(encoder="torch")
+    slow = mock.PropertyMock(return_value=mock.Mock(is_fast=False))
+    with mock.patch.object(type(torch_enc.model), "tokenizer", slow):
+        (v,), (pooled,) = torch_enc.encode_spans([text], spans)
+    np.testing.assert_allclose(pooled, np.stack([v, v]), atol=1e-6)
+
 
 @pytest.mark.parametrize("mode", ["bm25", "dense"])
 def test_each_retriever_works_alone(searcher, mode):

@@ -123,6 +123,11 @@ class TorchEncoder:
 
     def encode_spans(self, texts: list[str], spans: list, batch_size: int = 32):
         """As OnnxEncoder.encode_spans; the text's vector is the model's own pooling."""
+        if not getattr(self.model.tokenizer, "is_fast", False):
+            # Only a fast tokenizer tells where its tokens lie in the text: without one, each
+            # sentence falls back to its passage's vector, as a truncated one does.
+            vecs = self.encode(texts, batch_size)
+            return vecs, [np.repeat(v[None], len(sp), 0) for v, sp in zip(vecs, spans)]
         outs = self.model.encode(texts, batch_size=batch_size, output_value=None,
                                  show_progress_bar=False)
         offsets = self.model.tokenizer(texts, return_offsets_mapping=True, truncation=True,
