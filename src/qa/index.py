@@ -292,10 +292,10 @@ def _encode_with_progress(enc, passages: list[Passage], by_id: dict, glossary: G
     for a in range(0, len(passages), step):
         texts, batch_spans = [], []
         for p in passages[a:a + step]:
-            lead = _lead(p, by_id[p.doc_id], title=False)
+            at = len(_lead(p, by_id[p.doc_id], title=False))  # where p.text starts in its text
             own = sentence_spans(p.text)
-            texts.append(glossary.expand(lead + p.text))
-            batch_spans.append([(len(lead) + s, len(lead) + e) for s, e in own])
+            texts.append(indexed_text(p, by_id[p.doc_id], glossary, title=False))
+            batch_spans.append([(at + s, at + e) for s, e in own])
             spans.extend(own)
         v, per_passage = enc.encode_spans(texts, batch_spans)
         vecs.append(v)
