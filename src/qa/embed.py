@@ -79,7 +79,7 @@ class OnnxEncoder:
         context of its passage, at no cost beyond the passage's own encoding.
         """
         vecs = np.zeros((len(texts), self.dim), dtype=np.float32)
-        pooled: list = [None] * len(texts)
+        pooled: list = [np.zeros((0, self.dim), dtype=np.float32)] * len(texts)
         # Batches of similar length waste no work on padding.
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         for a in range(0, len(order), batch_size):
@@ -88,7 +88,8 @@ class OnnxEncoder:
             m = mask[..., None].astype(np.float32)
             vecs[idx] = (hidden * m).sum(1) / np.maximum(m.sum(1), 1e-9)
             for row, i in enumerate(idx):
-                pooled[i] = pool_spans(hidden[row], offsets[row], spans[i], vecs[i])
+                if spans[i]:  # a query has none: keep its hot path free of the pooling
+                    pooled[i] = pool_spans(hidden[row], offsets[row], spans[i], vecs[i])
         return _normalise(vecs), pooled
 
     def encode(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
