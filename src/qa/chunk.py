@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from .config import ChunkSettings
 from .ingest import Document
+from .sentences import split_sentences
 
 SECTION_SEP = " › "
 
@@ -238,24 +239,9 @@ def parse(doc: Document) -> list[Paper]:
 
 # --- passages -------------------------------------------------------------------------------
 
-_SENTENCE_END = re.compile(r"(?<=[.!?;])\s+(?=[A-Z0-9\"'(£•])|\s+(?=•\s)")
-
-
-def sentence_spans(text: str, base: int = 0) -> list[tuple[int, int]]:
-    """Sentence spans, offset by base; a full stop inside "e.g. the" does not end one."""
-    spans, a = [], 0
-    for m in _SENTENCE_END.finditer(text):
-        if m.start() > a:
-            spans.append((base + a, base + m.start()))
-        a = m.end()
-    if a < len(text):
-        spans.append((base + a, base + len(text)))
-    return spans
-
-
 def _split_long(start: int, end: int, text: str, cfg: ChunkSettings) -> list[tuple[int, int]]:
     """A block longer than max_chars as sentence runs of about target_chars, overlapping."""
-    sents = sentence_spans(text[start:end], start)
+    sents = split_sentences(text[start:end], start)
     pieces, i = [], 0
     while i < len(sents):
         j = i
@@ -352,7 +338,7 @@ class _PaperChunker:
         if block.kind == "para":
             ctx.lead_in = block.text if block.text.endswith(":") else ""
             if not ctx.opening:
-                a, b = sentence_spans(block.text)[0]
+                a, b = split_sentences(block.text)[0]
                 ctx.opening, ctx.opening_at = block.text[a:b], block.start
         group.append(block)
 

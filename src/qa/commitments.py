@@ -13,8 +13,8 @@ import re
 from dataclasses import asdict, dataclass, field
 
 from .bm25 import words
-from .chunk import sentence_spans
 from .index import Index
+from .sentences import split_sentences
 
 MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 _MONTH = r"(jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sept?(?:ember)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)"
@@ -234,7 +234,7 @@ def statements(text: str, base: int) -> list[tuple[int, int, str]]:
         m = _BULLET_MARK.match(line)
         kind = "bullet" if m else "sentence"
         start = a0 + (m.end() if m else 0)
-        for sa, sb in sentence_spans(text[start:line_end], start):
+        for sa, sb in split_sentences(text[start:line_end], start):
             out.append((*_trim(text, sa, sb), kind))
     return [(base + a, base + b, k) for a, b, k in out if b - a >= 3]
 
