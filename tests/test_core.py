@@ -17,8 +17,8 @@ from qa.bm25 import SparseBM25, tokenize
 from qa.evaluate import highlight_on_answer, hits_needle, load_questions, score_question
 from qa.index import Index, IndexCorrupt, IndexMissing, IndexOutdated, ModelMismatch, build
 from qa.ingest import clean, decode, read_corpus
-from qa.search import QueryError, Searcher
-from qa.sentences import sentence_spans
+from qa.search import QueryError, Searcher, best_sentence
+from qa.sentences import sentence_spans, sentences
 
 HASU = "We confirmed that the proposal is for a single HASU and ASU at UHCW is the preferred model."
 SMALL_DOC = "001_5315744c9454198c.txt"
@@ -121,6 +121,17 @@ def test_sentences_keep_figures_and_abbreviations_whole():
         "The total value was £179.5m (£63.897m of council resources).",
         "We will, e.g. by 2020, act;", "then review.", "Stroke Care",
         "Introduce a model by 2020", "Deliver 3.9% more"]
+
+
+def test_a_pronoun_sentence_is_about_its_predecessors_subject():
+    text = ("The Partnership Executive Group (PEG) includes each statutory organisation. "
+            "It is responsible for overseeing delivery of the plan. Meetings are monthly.")
+    sents = sentences(text, sentence_spans(text))
+    assert {"partnership", "execut", "respons"} <= sents[1].terms
+    assert "respons" not in sents[0].terms and "execut" not in sents[2].terms
+    weights = {t: 1.0 for t in tokenize("what is the partnership executive group responsible for")}
+    (a, b), = best_sentence(sents, weights, None, 0.0)
+    assert text[a:b].startswith("It is responsible")
 
 
 def test_sentence_vectors_single_out_the_answering_sentence(searcher, index):

@@ -88,15 +88,17 @@ def _minmax(x: np.ndarray) -> np.ndarray:
     return (x - lo) / (hi - lo) if hi > lo else np.ones_like(x)
 
 
-def best_sentence(sents: list[Sentence], q_terms: set[str], idf, sims: np.ndarray | None,
+def best_sentence(sents: list[Sentence], q_weights: dict[str, float], sims: np.ndarray | None,
                   dense_weight: float) -> list[list[int]]:
     """Offsets of the sentence that best answers the question: its cosine to the question
     (when the question's vector is known) blended with the share of the question's idf it
-    holds. Both lie on 0-1 as they are: rescaled per passage, a two-sentence passage would
-    flip wholly to whichever signal ranks the other sentence last."""
-    total = sum(idf(t) for t in q_terms) or 1.0
+    holds (q_weights: each question term's idf). Both lie on 0-1 as they are: rescaled per
+    passage, a two-sentence passage would flip wholly to whichever signal ranks the other
+    sentence last."""
+    total = sum(q_weights.values()) or 1.0
+    q_terms = q_weights.keys()
     # A few sentences a passage: plain Python beats numpy's per-call cost here.
-    share = [sum(idf(t) for t in q_terms & s.terms) / total for s in sents]
+    share = [sum(q_weights[t] for t in q_terms & s.terms) / total for s in sents]
     if sims is None:
         score = share
         if not share or max(share) <= 0:
@@ -215,9 +217,10 @@ class Searcher:
         order = np.argsort(-final, kind="stable")[:k]
         if mode == "bm25":  # passages sharing no word with the question are not results
             order = order[final[order] > 0]
-        q_tokens = set(query_terms(query))
-        no_answer = self._no_answer(q_tokens, cand, cosine, sparse)
-        hits = [self._hit(r + 1, int(cand[j]), float(final[j]), q_tokens, q)
+        idf = self.index.bm25.idf
+        q_weights = {t: idf(t) for t in set(query_terms(query))}
+        no_answer = self._no_answer(q_weights, cand, cosine, sparse)
+        hits = [self._hit(r + 1, int(cand[j]), float(final[j]), q_weights, q)
                 for r, j in enumerate(order)]
         took = (time.perf_counter() - t0) * 1000
         definition = Definition(acronym, glossary.entries[acronym]) if acronym else None
@@ -241,7 +244,7 @@ class Searcher:
             return cosine
         return (1 - w) * cosine + w * self.index.sentences.best(q, cand)
 
-    def _no_answer(self, q_terms: set[str], cand: np.ndarray, cosine, sparse) -> bool:
+    def _no_answer(self, q_weights: dict[str, float], cand: np.ndarray, cosine, sparse) -> bool:
         """True when the retrievers found no real evidence: no passage near the question in
         meaning, and none holding most of its distinctive words. BM25 alone can only tell
         that none of the words occur at all."""
@@ -249,7 +252,7 @@ class Searcher:
             return True
         if cosine is None:
             return float(sparse.max()) <= 0.0
-        coverage = None if sparse is None else self._coverage(q_terms, int(cand[np.argmax(sparse)]))
+        coverage = None if sparse is None else self._coverage(q_weights, int(cand[np.argmax(sparse)]))
         weak_dense = float(cosine.max()) < NO_ANSWER_COSINE
         return weak_dense and (coverage is None or coverage < 0.5)
 
@@ -260,20 +263,19 @@ class Searcher:
                                                      self.index.sentences.of(pid).tolist())
         return found
 
-    def _coverage(self, q_terms: set[str], pid: int) -> float:
+    def _coverage(self, q_weights: dict[str, float], pid: int) -> float:
         """The idf-weighted share of the question's words that passage `pid` holds."""
-        idf = self.index.bm25.idf
-        words = [t for t in q_terms if "_" not in t]
-        total = sum(idf(t) for t in words)
+        words = [t for t in q_weights if "_" not in t]  # words, not adjacent-word pairs
+        total = sum(q_weights[t] for t in words)
         held = set().union(*(s.terms for s in self.sentences(pid)))
-        return sum(idf(t) for t in words if t in held) / total if total > 0 else 0.0
+        return sum(q_weights[t] for t in words if t in held) / total if total > 0 else 0.0
 
-    def _hit(self, rank: int, i: int, score: float, q_tokens: set[str], q) -> Hit:
+    def _hit(self, rank: int, i: int, score: float, q_weights: dict[str, float], q) -> Hit:
         p = self.index.passages[i]
         d = self.index.doc_by_id[p.doc_id]
         sims = None if q is None else self.index.sentences.cosines(q, i)
         return Hit(rank=rank, score=round(score, 4), passage_id=i, doc_id=p.doc_id,
                    title=d.title, body=d.body, date=d.date, area=d.area, paper=p.paper,
                    section=p.section, start=p.start, end=p.end, text=p.text,
-                   highlights=best_sentence(self.sentences(i), q_tokens, self.index.bm25.idf,
+                   highlights=best_sentence(self.sentences(i), q_weights,
                                             sims, self.settings.highlight_dense_weight))

@@ -14,6 +14,7 @@ from .bm25 import tokenize
 
 _SENTENCE_END = re.compile(r"(?<=[.!?;])\s+(?=[A-Z0-9\"'(£•])|\s+(?=•\s)")
 _UNIT = re.compile(r"[^\n•;]+;?")
+_PRONOUN = re.compile(r"(it|its|they|their|he|she)\b", re.I)
 
 
 @dataclass(frozen=True)
@@ -50,4 +51,12 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
 
 
 def sentences(text: str, spans: list[tuple[int, int]]) -> list[Sentence]:
-    return [Sentence(a, b, frozenset(tokenize(text[a:b]))) for a, b in spans]
+    """Sentences with the terms they are about. One opening with a pronoun ("It is responsible
+    for ...") is about its predecessor's subject too, so it takes that sentence's terms."""
+    out: list[Sentence] = []
+    for a, b in spans:
+        terms = frozenset(tokenize(text[a:b]))
+        if out and _PRONOUN.match(text, a):
+            terms |= out[-1].terms
+        out.append(Sentence(a, b, terms))
+    return out
