@@ -57,6 +57,13 @@ def test_filters_are_shareable_links(page, live_server):
     page.wait_for_url("**area=Hertfordshire+and+West+Essex**")
     metas = page.locator("li.result p.meta").all_inner_texts()
     assert metas and all("Hertfordshire and West Essex" in m for m in metas)
+    # Matching by exact words keeps the area and gives only passages sharing a word.
+    page.get_by_label("Match").select_option("Exact words")
+    page.get_by_role("button", name="Apply filters").click()
+    page.wait_for_url("**mode=bm25**")
+    assert "area=Hertfordshire+and+West+Essex" in page.url
+    texts = page.locator("li.result blockquote").all_inner_texts()
+    assert texts and all(any(w in t.lower() for w in ("gp", "workforce", "plan")) for t in texts)
 
 
 def test_page_reads_well_on_a_phone(browser, live_server):

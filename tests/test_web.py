@@ -166,6 +166,12 @@ def test_results_page_cites_and_highlights(client, searcher):
     assert f"/doc/{hit.doc_id}?start={hit.start}&amp;end={hit.end}" in html
     assert "Appendix 1: Quarter 1 Stocktake letter" in html and "Coventry City Council" in html
     assert "Copy citation" in html and "section: Appendix 1" in html
+    # The citation carries a link that opens the document at the passage.
+    cite = html.split('data-citation="')[1].split('"')[0].replace("&amp;", "&")
+    link = cite.rsplit(" ", 1)[1]
+    assert link.startswith("http://localhost/doc/") and link.endswith("#passage")
+    doc_page = client.get(link.removeprefix("http://localhost").split("#")[0])
+    assert doc_page.status_code == 200 and '<mark id="passage"' in doc_page.get_data(as_text=True)
 
 
 def test_results_filters_are_in_the_url_and_the_form(client):
@@ -202,7 +208,7 @@ def test_search_settings_survive_filtering_and_the_round_trip(client):
                                                "area": area}).get_data(as_text=True)
     assert html.count('class="result"') == 3
     assert '<input type="hidden" name="k" value="3">' in html
-    assert '<input type="hidden" name="mode" value="bm25">' in html
+    assert '<option value="bm25" selected>Exact words</option>' in html
     link = html.split('<a href="/doc/')[1].split('"')[0].replace("&amp;", "&")
     doc_page = client.get("/doc/" + link).get_data(as_text=True)
     back = doc_page.split('<a class="back" href="')[1].split('"')[0].replace("&amp;", "&")

@@ -17,6 +17,8 @@ EXAMPLES = ("what is the stroke model?", "CWPT sickness absence",
 THREADS = 8
 # Everything of a search a results link carries, so "Back to results" returns to the same list.
 SEARCH_ARGS = ("q", "doc", "area", "k", "mode")
+# The retrieval modes, as the page names them: hybrid first, the default.
+MODE_OPTIONS = (("hybrid", "Words and meaning"), ("bm25", "Exact words"), ("dense", "Meaning only"))
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 
@@ -55,6 +57,11 @@ def _search_args() -> dict:
     return {k: v for k in SEARCH_ARGS if (v := request.args.get(k))}
 
 
+def _form_values() -> dict:
+    """The filter and mode choices, as the form shows them again above the results."""
+    return {"doc": _arg("doc") or "", "area": _arg("area") or "", "mode": _arg("mode") or "hybrid"}
+
+
 def _corpus_summary(searcher: Searcher) -> dict:
     docs = searcher.index.docs
     years = sorted({d.date[:4] for d in docs if d.date[:4].isdigit()})
@@ -67,11 +74,12 @@ def section_path(item) -> str:
     return " › ".join(x for x in (item.paper, item.section) if x)
 
 
-def citation(hit) -> str:
-    """A reference a councillor can paste into a paper or an email."""
+def citation(hit, url: str) -> str:
+    """A reference a councillor can paste into a paper or an email, with a link that opens
+    the document at the passage."""
     where = section_path(hit)
     parts = [f"“{hit.title}”", hit.body, hit.date, where and f"section: {where}"]
-    return ", ".join(p for p in parts if p) + "."
+    return ", ".join(p for p in parts if p) + f". {url}"
 
 
 def create_app(searcher: Searcher) -> Flask:
@@ -84,7 +92,8 @@ def create_app(searcher: Searcher) -> Flask:
     # The index does not change while the app runs: describe it once, not per page.
     page_globals = {"corpus": _corpus_summary(searcher), "docs": searcher.index.docs,
                     "doc_options": [(d.doc_id, d.title) for d in searcher.index.docs],
-                    "area_options": [(a, a) for a in searcher.areas]}
+                    "area_options": [(a, a) for a in searcher.areas],
+                    "mode_options": MODE_OPTIONS}
     app.context_processor(lambda: page_globals)
     app.add_template_filter(section_path)
 
@@ -139,13 +148,14 @@ def create_app(searcher: Searcher) -> Flask:
             result = _search(searcher)
         except BadRequest as e:
             return render_template("results.html", q=q, result=None, error=e.message,
-                                   doc=_arg("doc") or "", area=_arg("area") or ""), e.status
+                                   **_form_values()), e.status
         hits = [{"hit": h, "parts": _split_highlight(h.text, h.highlights),
-                 "cite": citation(h),
+                 "cite": citation(h, url_for("document_page", doc_id=h.doc_id, start=h.start,
+                                             end=h.end, _external=True) + "#passage"),
                  "href": url_for("document_page", doc_id=h.doc_id, start=h.start, end=h.end,
                                  **_search_args()) + "#passage"} for h in result.results]
         return render_template("results.html", q=q, result=result, hits=hits, error=None,
-                               doc=_arg("doc") or "", area=_arg("area") or "")
+                               **_form_values())
 
     @app.get("/doc/<doc_id>")
     def document_page(doc_id: str):
