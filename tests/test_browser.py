@@ -10,6 +10,7 @@ PAGES = {"home": "/", "results": "/search?q=what+is+the+stroke+model%3F",
          "no answer": "/search?q=recipe+for+chocolate+cake",
          "acronym": "/search?q=what+does+CAMHS+stand+for%3F",
          "document": "/doc/000_39354a0ede1fe7a3?start=13831&end=14222#passage",
+         "long document": "/doc/002_9dbce684fc8a7123",
          "problem": "/search?q=stroke&k=99", "not found": "/doc/nope"}
 
 
@@ -35,6 +36,18 @@ def test_ask_read_and_check_in_the_document(page, live_server):
     viewport = page.viewport_size
     assert box and 0 <= box["y"] < viewport["height"], "the cited passage is scrolled into view"
     page.screenshot(path=str(OUTPUT / "document.png"))
+
+
+def test_contents_take_the_reader_to_a_section(page, live_server):
+    page.goto(live_server + "/doc/002_9dbce684fc8a7123")
+    page.get_by_text("Contents:").click()
+    page.get_by_role("link", name="5.1 Out of hospital care").click()
+    page.wait_for_url("**#s*")
+    anchor = page.locator(page.url[page.url.index("#"):])
+    box, viewport = anchor.bounding_box(), page.viewport_size
+    assert box and 0 <= box["y"] < viewport["height"] / 2, "the section is scrolled to the top"
+    top = page.evaluate("window.scrollY")
+    assert top > 10000, "the section lies far down the document"
 
 
 def test_copy_citation_and_keyboard_use(page, live_server):

@@ -2,15 +2,18 @@
 from __future__ import annotations
 
 import json
+import re
 import urllib.parse
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
+from html import unescape
 
 import jsonschema
 import pytest
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
 from conftest import validate
+from qa.web import doc_segments
 
 STROKE = "what is the stroke model?"
 
@@ -200,6 +203,35 @@ def test_document_view_marks_any_span_given_in_the_url(client, index):
     for bad in ("start=5&end=2", f"start=0&end={len(doc.text) + 1}", "start=x&end=9"):
         resp = client.get(f"/doc/{doc.doc_id}?{bad}")  # the document, with nothing marked
         assert resp.status_code == 200 and "<mark" not in resp.get_data(as_text=True)
+
+
+def test_document_view_has_contents_that_lead_to_each_section(client, index):
+    doc_id = "002_9dbce684fc8a7123"
+    doc = index.doc_by_id[doc_id]
+    first = min((p for p in index.passages if p.doc_id == doc_id and
+                 p.section.endswith("5.1 Out of hospital care")), key=lambda p: p.start)
+    html = client.get(f"/doc/{doc_id}?start={first.start}&end={first.end}").get_data(as_text=True)
+    contents = html.split('<details class="contents">')[1].split("</details>")[0]
+    n = contents.split(">5.1 Out of hospital care</a>")[0].rsplit('href="#s', 1)[1].split('"')[0]
+    # The anchor sits where the section's first passage begins: just before the cited mark.
+    assert f'<span id="s{n}" class="anchor"></span><mark id="passage"' in html
+    # Cut into pieces for the anchors, the document still reads whole.
+    body = html.split('<div class="doc-text">')[1].split("</div>")[0]
+    anchors = re.findall(r'<span id="s(\d+)" class="anchor"></span>', body)
+    assert anchors == [str(i) for i in range(1, contents.count("<li") + 1)]
+    assert len(anchors) > 20
+    for tag in ('<mark id="passage" tabindex="-1">', "</mark>"):
+        body = body.replace(tag, "")
+    assert unescape(re.sub(r'<span id="s\d+" class="anchor"></span>', "", body)) == doc.text
+
+
+def test_document_segments_keep_the_cited_span_whole():
+    text = "0123456789abcdefghij"
+    segs = doc_segments(text, [0, 5, 12, 15], 10, 14)  # anchor 3 falls inside the span
+    assert "".join(s["text"] for s in segs) == text
+    assert [s["text"] for s in segs if s["marked"]] == ["abcd"]
+    assert [(s["anchors"], s["text"]) for s in segs] == [
+        ([1], "01234"), ([2], "56789"), ([3], "abcd"), ([], "e"), ([4], "fghij")]
 
 
 def test_search_settings_survive_filtering_and_the_round_trip(client):

@@ -1,6 +1,7 @@
 """The web page and JSON API: a thin Flask shell over one Searcher loaded at start-up."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote_to_bytes
 
@@ -95,6 +96,10 @@ def create_app(searcher: Searcher) -> Flask:
                     "area_options": [(a, a) for a in searcher.areas],
                     "mode_options": MODE_OPTIONS}
     app.context_processor(lambda: page_globals)
+    by_doc: dict[str, list] = {d.doc_id: [] for d in searcher.index.docs}
+    for p in searcher.index.passages:
+        by_doc[p.doc_id].append(p)
+    outlines = {doc_id: outline(ps) for doc_id, ps in by_doc.items()}
     app.add_template_filter(section_path)
 
     app.before_request(_check_query_string)
@@ -163,12 +168,14 @@ def create_app(searcher: Searcher) -> Flask:
         if doc is None:
             abort(404, description=f"There is no document {doc_id!r}.")
         start, end = _span(len(doc.text))
-        parts = (doc.text[:start], doc.text[start:end], doc.text[end:])
         passage = next((p for p in searcher.index.passages
                         if p.doc_id == doc_id and p.start == start and p.end == end), None)
+        contents = outlines[doc_id]
         back = _search_args()
-        return render_template("doc.html", doc=doc, parts=parts, passage=passage,
-                               back=url_for("search_page", **back) if back.get("q") else None)
+        return render_template(
+            "doc.html", doc=doc, passage=passage, cited=start < end, contents=contents,
+            segments=doc_segments(doc.text, [h.start for h in contents], start, end),
+            back=url_for("search_page", **back) if back.get("q") else None)
 
     # --- JSON API ---------------------------------------------------------------------------
 
@@ -201,6 +208,44 @@ def create_app(searcher: Searcher) -> Flask:
 
     commitments_web.register(app, searcher.index)
     return app
+
+
+@dataclass(frozen=True)
+class Heading:
+    start: int  # where its first passage begins in the document text
+    label: str
+    depth: int
+
+
+def outline(passages: list) -> list[Heading]:
+    """A document's contents, from its passages' papers and section paths, in text order."""
+    out, seen = [], set()
+    for p in sorted(passages, key=lambda p: p.start):
+        if p.paper and p.paper not in seen:
+            seen.add(p.paper)
+            out.append(Heading(p.start, p.paper, 0))
+        parts = [x for x in p.section.split(" › ") if x]
+        for d in range(len(parts)):
+            key = (p.paper, *parts[:d + 1])
+            if key not in seen:
+                seen.add(key)
+                out.append(Heading(p.start, parts[d], d + bool(p.paper)))
+    return out
+
+
+def doc_segments(text: str, anchors: list[int], start: int, end: int) -> list[dict]:
+    """The document text cut where contents anchors and the cited span begin and end: each
+    piece with the anchor numbers placed before it and whether it is the cited span. An
+    anchor inside the span moves to its start, so the span stays one <mark>."""
+    cut = {start, end} if start < end else set()
+    placed: dict[int, list[int]] = {}
+    for n, at in enumerate(anchors, 1):
+        at = start if start < at < end else at
+        placed.setdefault(at, []).append(n)
+        cut.add(at)
+    bounds = sorted(cut | {0, len(text)})
+    return [{"anchors": placed.get(a, []), "text": text[a:b], "marked": start <= a < end}
+            for a, b in zip(bounds, bounds[1:]) if b > a]
 
 
 def _span(length: int) -> tuple[int, int]:
