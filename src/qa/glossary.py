@@ -52,6 +52,7 @@ class Glossary:
     def __init__(self, entries: dict[str, str]):
         self.entries = entries
         self._long = {v.lower(): k for k, v in entries.items()}
+        self._by_lower = {k.lower(): k for k in entries}  # "ispa" asks about "iSPA"
         self._acr_re = (re.compile(r"\b(" + "|".join(map(re.escape, sorted(entries, key=len,
                                                                               reverse=True)))
                                    + r")\b") if entries else None)
@@ -90,9 +91,7 @@ class Glossary:
     def asked_about(self, words: list[str]) -> str | None:
         """The acronym a question asks to have spelt out: its only word that is not a
         question's frame ("what does LWAB stand for", "iSPA meaning"); None otherwise."""
-        if len(words) != 1:
-            return None
-        return next((a for a in self.entries if a.lower() == words[0].lower()), None)
+        return self._by_lower.get(words[0].lower()) if len(words) == 1 else None
 
     def defines(self, text: str, acronym: str) -> bool:
         """Whether the text spells the acronym out: "Long Form (ACR)", or an acronym table's

@@ -9,6 +9,7 @@ from flask import Flask, abort, jsonify, render_template, request, url_for
 from werkzeug.exceptions import HTTPException
 
 from . import commitments_web, openapi
+from .chunk import SECTION_SEP
 from .search import QueryError, Searcher
 
 WEB_DIR = Path(__file__).resolve().parents[2] / "web"
@@ -72,7 +73,7 @@ def _corpus_summary(searcher: Searcher) -> dict:
 
 def section_path(item) -> str:
     """Where in its document a passage or commitment stands: paper › headings."""
-    return " › ".join(x for x in (item.paper, item.section) if x)
+    return SECTION_SEP.join(x for x in (item.paper, item.section) if x)
 
 
 def citation(hit, url: str) -> str:
@@ -168,8 +169,7 @@ def create_app(searcher: Searcher) -> Flask:
         if doc is None:
             abort(404, description=f"There is no document {doc_id!r}.")
         start, end = _span(len(doc.text))
-        passage = next((p for p in searcher.index.passages
-                        if p.doc_id == doc_id and p.start == start and p.end == end), None)
+        passage = next((p for p in by_doc[doc_id] if p.start == start and p.end == end), None)
         contents = outlines[doc_id]
         back = _search_args()
         return render_template(
@@ -224,7 +224,7 @@ def outline(passages: list) -> list[Heading]:
         if p.paper and p.paper not in seen:
             seen.add(p.paper)
             out.append(Heading(p.start, p.paper, 0))
-        parts = [x for x in p.section.split(" › ") if x]
+        parts = [x for x in p.section.split(SECTION_SEP) if x]
         for d in range(len(parts)):
             key = (p.paper, *parts[:d + 1])
             if key not in seen:
