@@ -140,15 +140,17 @@ def test_sentence_vectors_single_out_the_answering_sentence(searcher, index):
     pid = next(i for i, p in enumerate(index.passages) if "Almost 1 in 3 (31%)" in p.text)
     text = index.passages[pid].text
     q = searcher.query_vector("how many over 65s feel cut off from others?")
-    sims = index.sentences.cosines(q, pid)
+    found = index.sentences.cosines(q, np.array([pid - 1, pid]))
+    sims = found.of(1)
+    assert len(found.of(0)) == len(index.sentences.of(pid - 1))
     a, b = index.sentences.of(pid)[int(np.argmax(sims))]
     assert "65" in text[a:b] and ("lonely" in text[a:b] or "alone" in text[a:b])
     rural = next(j for j, (x, y) in enumerate(index.sentences.of(pid)) if "rural" in text[x:y])
     assert sims[rural] < sims.max() - 0.05
-    assert index.sentences.best(q, np.array([pid]))[0] == pytest.approx(float(sims.max()))
+    assert found.best()[1] == pytest.approx(float(sims.max()))
     # Blended into the dense score, the best sentence lifts its passage above its own cosine.
     cosine = float(index.vectors[pid] @ q)
-    assert searcher.dense_scores(q, np.array([pid]), np.array([cosine]))[0] > cosine
+    assert searcher.dense_scores(np.array([0.0, cosine]), found)[1] > cosine
 
 
 def test_highlight_lies_on_the_answering_sentence(searcher):

@@ -270,18 +270,36 @@ class SentenceVectors:
     def of(self, pid: int) -> np.ndarray:
         return self.spans[self.ptr[pid]:self.ptr[pid + 1]]
 
-    def cosines(self, q: np.ndarray, pid: int) -> np.ndarray:
-        return self.vectors[self.ptr[pid]:self.ptr[pid + 1]] @ q
-
-    def best(self, q: np.ndarray, pids: np.ndarray) -> np.ndarray:
-        """For each passage, the cosine of its sentence nearest to the question vector q."""
+    def cosines(self, q: np.ndarray, pids: np.ndarray) -> "SentenceCosines":
+        """The cosine to the question vector q of every sentence of the given passages, in one
+        product: ranking takes each passage's best, highlighting reads the same figures."""
         starts, counts = self.ptr[pids], self.ptr[pids + 1] - self.ptr[pids]
         firsts = np.cumsum(counts) - counts  # where each passage's run begins in `rows`
         rows = np.arange(int(counts.sum())) + np.repeat(starts - firsts, counts)
-        return np.maximum.reduceat(self.vectors[rows] @ q, firsts)
+        return SentenceCosines(self.vectors[rows] @ q, firsts, counts)
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         return {"vectors": self.vectors, "spans": self.spans, "ptr": self.ptr}
+
+
+@dataclass
+class SentenceCosines:
+    """Sentence cosines of some passages, each passage's a run of `sims`."""
+
+    sims: np.ndarray
+    firsts: np.ndarray
+    counts: np.ndarray
+
+    def best(self) -> np.ndarray:
+        """For each passage, the cosine of its sentence nearest to the question."""
+        if not len(self.firsts):
+            return self.sims
+        return np.maximum.reduceat(self.sims, self.firsts)
+
+    def of(self, j: int) -> np.ndarray:
+        """The cosines of the j-th passage's sentences."""
+        a = self.firsts[j]
+        return self.sims[a:a + self.counts[j]]
 
 
 def _encode_with_progress(enc, passages: list[Passage], by_id: dict, glossary: Glossary,

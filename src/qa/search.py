@@ -8,7 +8,7 @@ import numpy as np
 
 from .bm25 import content_words, query_terms
 from .config import FUSIONS, MAX_K, MAX_QUERY_CHARS, MODES, Settings
-from .index import Index
+from .index import Index, SentenceCosines
 from .sentences import Sentence, sentences
 
 
@@ -96,9 +96,9 @@ def best_sentence(sents: list[Sentence], q_weights: dict[str, float], sims: np.n
     passage, a two-sentence passage would flip wholly to whichever signal ranks the other
     sentence last."""
     total = sum(q_weights.values()) or 1.0
-    q_terms = q_weights.keys()
+    q_terms, weight = frozenset(q_weights), q_weights.__getitem__
     # A few sentences a passage: plain Python beats numpy's per-call cost here.
-    share = [sum(q_weights[t] for t in q_terms & s.terms) / total for s in sents]
+    share = [sum(map(weight, s.terms & q_terms)) / total for s in sents]
     if sims is None:
         score = share
         if not share or max(share) <= 0:
@@ -195,7 +195,7 @@ class Searcher:
         # Dense scores are re-scored below, so the dense retriever also puts forward a pool.
         depth = min(max(k, self.settings.candidate_depth if mode != "bm25" else k), n)
         cand = np.zeros(0, dtype=np.int64)
-        q = dense = cosine = sparse = None
+        q = dense = cosine = sparse = sent = None
         if mode != "bm25":
             q = self.query_vector(query)
             cand = self.dense_top(q, depth, mask)
@@ -207,7 +207,8 @@ class Searcher:
             sparse = all_sparse[cand]
         if mode != "bm25":
             cosine = self.index.vectors[cand] @ q
-            dense = self.dense_scores(q, cand, cosine)
+            sent = self.index.sentences.cosines(q, cand)
+            dense = self.dense_scores(cosine, sent)
         if mode == "dense":
             final = dense
         elif mode == "bm25":
@@ -220,7 +221,8 @@ class Searcher:
         idf = self.index.bm25.idf
         q_weights = {t: idf(t) for t in set(query_terms(query))}
         no_answer = self._no_answer(q_weights, cand, cosine, sparse)
-        hits = [self._hit(r + 1, int(cand[j]), float(final[j]), q_weights, q)
+        hits = [self._hit(r + 1, int(cand[j]), float(final[j]), q_weights,
+                          None if sent is None else sent.of(j))
                 for r, j in enumerate(order)]
         took = (time.perf_counter() - t0) * 1000
         definition = Definition(acronym, glossary.entries[acronym]) if acronym else None
@@ -236,13 +238,13 @@ class Searcher:
         return np.fromiter((defines(self.index.passages[i].text, acronym) for i in cand),
                            float, len(cand))
 
-    def dense_scores(self, q: np.ndarray, cand: np.ndarray, cosine: np.ndarray) -> np.ndarray:
+    def dense_scores(self, cosine: np.ndarray, sent: SentenceCosines) -> np.ndarray:
         """A passage's cosine blended with its best sentence's: a passage that answers in one
         sentence and goes on about other things is not diluted by them."""
         w = self.settings.sentence_weight
-        if not w or not len(cand):
+        if not w:
             return cosine
-        return (1 - w) * cosine + w * self.index.sentences.best(q, cand)
+        return (1 - w) * cosine + w * sent.best()
 
     def _no_answer(self, q_weights: dict[str, float], cand: np.ndarray, cosine, sparse) -> bool:
         """True when the retrievers found no real evidence: no passage near the question in
@@ -270,10 +272,10 @@ class Searcher:
         held = set().union(*(s.terms for s in self.sentences(pid)))
         return sum(q_weights[t] for t in words if t in held) / total if total > 0 else 0.0
 
-    def _hit(self, rank: int, i: int, score: float, q_weights: dict[str, float], q) -> Hit:
+    def _hit(self, rank: int, i: int, score: float, q_weights: dict[str, float],
+             sims: np.ndarray | None) -> Hit:
         p = self.index.passages[i]
         d = self.index.doc_by_id[p.doc_id]
-        sims = None if q is None else self.index.sentences.cosines(q, i)
         return Hit(rank=rank, score=round(score, 4), passage_id=i, doc_id=p.doc_id,
                    title=d.title, body=d.body, date=d.date, area=d.area, paper=p.paper,
                    section=p.section, start=p.start, end=p.end, text=p.text,
