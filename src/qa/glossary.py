@@ -78,14 +78,18 @@ class Glossary:
                     found[acr][lf] += 1
         return cls({acr: forms.most_common(1)[0][0] for acr, forms in found.items()})
 
-    def expand(self, text: str) -> str:
-        """The text with the other form of each acronym or long form it holds appended."""
+    def other_forms(self, text: str) -> list[str]:
+        """The other form of each acronym or long form the text holds, where it lacks it."""
         if not self.entries:
-            return text
+            return []
         present = set(self._acr_re.findall(text))
         low = text.lower()
         extra = [self.entries[a] for a in sorted(present) if self.entries[a].lower() not in low]
-        extra += [a for lf, a in self._long.items() if a not in present and lf in low]
+        return extra + [a for lf, a in self._long.items() if a not in present and lf in low]
+
+    def expand(self, text: str) -> str:
+        """The text with the other forms it lacks appended."""
+        extra = self.other_forms(text)
         return f"{text}\n{'; '.join(extra)}" if extra else text
 
     def asked_about(self, words: list[str]) -> str | None:

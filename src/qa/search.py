@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from .bm25 import content_words, query_terms
+from .bm25 import content_words, query_terms, tokenize
 from .config import FUSIONS, MAX_K, MAX_QUERY_CHARS, MODES, Settings
 from .index import Index, SentenceCosines
 from .sentences import Sentence, sentences
@@ -178,7 +178,11 @@ class Searcher:
         return ids[0][ids[0] >= 0]
 
     def bm25_scores(self, query: str, mask: np.ndarray | None) -> np.ndarray:
-        scores = self.index.bm25.scores(query_terms(self.index.glossary.expand(query)))
+        # Each other form on its own: a pair of words spanning the question and a form
+        # appended to it ("STP plan" + "Sustainability ...": plan_sustain) is no phrase of either.
+        terms = query_terms(query) + [t for form in self.index.glossary.other_forms(query)
+                                       for t in tokenize(form)]
+        scores = self.index.bm25.scores(terms)
         if mask is not None:
             scores = np.where(mask, scores, -np.inf)
         return scores
