@@ -76,6 +76,17 @@ def test_section_paths_follow_numbered_headings(index):
     assert "5. Transformation Work stream updates › 5.6. Planned Care" in sections
 
 
+def test_dates_and_contact_lines_are_no_section(index):
+    # Set apart like headings in the agenda pack, but a citation to "§ Telephone: ..." or a
+    # contents entry "Monday, 13 November 2017" would tell a reader nothing.
+    sections = {part for p in index.passages for part in p.section.split(" › ")}
+    assert any(p.text.count("Telephone: (024) 7683") for p in index.passages)
+    for odd in ("Telephone:", "Tel:", "Date:", "Monday, 13 November", "@coventry.gov.uk",
+                "WEDNESDAY, 13 DECEMBER"):
+        assert not [s for s in sections if odd in s], odd
+    assert "Time and Date" in sections and "Contact Details" in sections
+
+
 def test_table_rows_carry_their_header(index):
     row = next(p for p in index.passages if "Sickness Absence % - as at end of July 2019" in p.text)
     assert row.kind == "table"

@@ -56,6 +56,13 @@ class Paper:
 _NUMBERED = re.compile(r"^(\d{1,2}(?:\.\d{1,2})*)\.?\s+(\S.*)$")
 _BULLET = re.compile(r"^(?:[-–•*·o▪]\s|\(?[a-z]{1,3}\)\s|\(\d{1,2}\)\s|\d{1,2}\)\s)")
 _MONTH_WORD = re.compile(r"^(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b", re.I)
+# When a meeting is and how to reach its officers ("Monday, 13 November 2017", "Telephone:
+# (024) 7683 3073", an email address): set apart like headings, but no section of the paper.
+_PARTICULARS = re.compile(
+    r"^(?:(?:date|tel|telephone|fax|e-?mail)\s*:|\S+@\S+$|"
+    r"(?:mon|tues|wednes|thurs|fri|satur|sun)day\b,?\s+\d|"
+    r"(?:january|february|march|april|may|june|july|august|september|october|november|december)"
+    r"\s+\d{4}$)", re.I)
 _PAGE_NUMBER = re.compile(r"\s*\d+\s*$")
 
 
@@ -190,6 +197,9 @@ def _blocks(doc: Document, lines: list[tuple[int, str]], furniture: set[str]) ->
             continue
         if s in furniture:
             blocks.append(Block("furniture", start, end, s))
+            continue
+        if _PARTICULARS.match(s):
+            blocks.append(Block("para", start, end, s))
             continue
         bold = pos in doc.bold_lines
         blank_before = i == 0 or not lines[i - 1][1].strip()

@@ -29,7 +29,7 @@ from .glossary import Glossary
 from .ingest import DocRecord, corpus_hashes, read_corpus
 from .sentences import sentence_spans
 
-FORMAT = 3  # 2: sentence vectors; 3: sentences keep "£179.5m" whole
+FORMAT = 4  # 2: sentence vectors; 3: sentences keep "£179.5m" whole; 4: dates, contacts no headings
 POINTER = "CURRENT"
 
 
