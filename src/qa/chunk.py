@@ -20,6 +20,11 @@ from .sentences import split_sentences
 SECTION_SEP = " › "
 
 
+def section_path(item) -> str:
+    """Where in its document a passage, hit or commitment stands: paper › headings."""
+    return SECTION_SEP.join(x for x in (item.paper, item.section) if x)
+
+
 @dataclass
 class Block:
     kind: str  # heading | para | bullet | row | furniture

@@ -97,6 +97,8 @@ def cmd_search(args, settings: Settings) -> int:
 
 
 def format_results(res, color: bool = False) -> str:
+    from .chunk import section_path
+
     out = []
     if res.no_answer:
         out.append("No passage answers this well; the closest are below.\n")
@@ -106,7 +108,7 @@ def format_results(res, color: bool = False) -> str:
     for h in res.results:
         where = " — ".join(x for x in (h.title, h.body, h.date) if x)
         out.append(f"{h.rank}. {where}  [score {h.score:.3f}]")
-        cite = " › ".join(x for x in (h.paper, h.section) if x)
+        cite = section_path(h)
         if cite:
             out.append(f"   § {cite}")
         out.append(f"   ({h.doc_id}, characters {h.start}–{h.end})")
@@ -156,6 +158,7 @@ def cmd_serve(args, settings: Settings) -> int:
 
 
 def cmd_commitments(args, settings: Settings) -> int:
+    from .chunk import SECTION_SEP, section_path
     from .commitments import extract, select, to_csv
     from .index import Index
 
@@ -173,7 +176,7 @@ def cmd_commitments(args, settings: Settings) -> int:
         for c in items:
             extras = [f"due {c.due}" if c.due else "", ", ".join(c.figures), c.owner or ""]
             tail = "; ".join(x for x in extras if x)
-            where = " › ".join(x for x in (c.title, c.paper, c.section) if x)
+            where = SECTION_SEP.join(x for x in (c.title, section_path(c)) if x)
             topic = f"{c.topic}: " if c.topic else ""
             print(f"- {topic}{c.text}" + (f"  [{tail}]" if tail else ""))
             print(f"    {where} ({c.doc_id}, {c.start}–{c.end})")

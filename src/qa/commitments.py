@@ -13,6 +13,7 @@ import re
 from dataclasses import asdict, dataclass, field
 
 from .bm25 import words
+from .chunk import SECTION_SEP
 from .index import Index
 from .sentences import split_sentences
 
@@ -173,7 +174,7 @@ def owner(text: str, section: str) -> str | None:
     if m and not _ANAPHOR.match(t) and not m.group(1).lower().startswith(("this ", "it ")):
         return m.group(1).strip()
     if _ANAPHOR.match(t) and section:
-        return _NUMBERING.sub("", section.split(" › ")[-1]).strip()
+        return _NUMBERING.sub("", section.split(SECTION_SEP)[-1]).strip()
     return None
 
 

@@ -23,7 +23,7 @@ import numpy as np
 
 from . import __version__
 from .bm25 import SparseBM25, tokenize
-from .chunk import Passage, chunk
+from .chunk import SECTION_SEP, Passage, chunk, section_path
 from .config import Settings
 from .glossary import Glossary
 from .ingest import DocRecord, corpus_hashes, read_corpus
@@ -68,7 +68,7 @@ def indexed_text(p: Passage, doc: DocRecord, glossary: Glossary, title: bool = T
 def _lead(p: Passage, doc: DocRecord, title: bool) -> str:
     """What goes before the passage's own words in its indexed text."""
     meta = (doc.title, doc.area, doc.body) if title else ()
-    where = " › ".join(x for x in (*meta, p.paper, p.section) if x)
+    where = SECTION_SEP.join(x for x in (*meta, section_path(p)) if x)
     context = "\n".join(x for x in (p.opening if title else "", p.context) if x)
     return f"{where}\n{context}\n" if context else f"{where}\n"
 

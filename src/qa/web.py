@@ -9,7 +9,7 @@ from flask import Flask, abort, jsonify, render_template, request, url_for
 from werkzeug.exceptions import HTTPException
 
 from . import commitments_web, openapi
-from .chunk import SECTION_SEP
+from .chunk import SECTION_SEP, section_path
 from .search import QueryError, Searcher
 
 WEB_DIR = Path(__file__).resolve().parents[2] / "web"
@@ -69,11 +69,6 @@ def _corpus_summary(searcher: Searcher) -> dict:
     years = sorted({d.date[:4] for d in docs if d.date[:4].isdigit()})
     span = f"{years[0]}–{years[-1]}" if len(years) > 1 else (years[0] if years else "")
     return {"documents": len(docs), "areas": searcher.areas, "years": span}
-
-
-def section_path(item) -> str:
-    """Where in its document a passage or commitment stands: paper › headings."""
-    return SECTION_SEP.join(x for x in (item.paper, item.section) if x)
 
 
 def citation(hit, url: str) -> str:
