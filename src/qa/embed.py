@@ -60,7 +60,7 @@ class OnnxEncoder:
         self.dim = self.session.get_outputs()[0].shape[-1]
 
     def _states(self, texts: list[str]):
-        """Token states of a batch, its attention mask, and each text's token offsets."""
+        """Token states of a batch, its attention mask, and its tokenizer encodings."""
         encs = self.tokenizer.encode_batch(texts)
         width = max(len(e.ids) for e in encs)
         ids = np.zeros((len(encs), width), dtype=np.int64)
@@ -70,7 +70,7 @@ class OnnxEncoder:
             mask[i, :len(e.ids)] = 1
         hidden = self.session.run(None, {"input_ids": ids, "attention_mask": mask,
                                          "token_type_ids": np.zeros_like(ids)})[0]
-        return hidden, mask, [np.asarray(e.offsets, dtype=np.int64).reshape(-1, 2) for e in encs]
+        return hidden, mask, encs
 
     def encode_spans(self, texts: list[str], spans: list, batch_size: int = 32):
         """Each text's vector and, in the same pass, a vector for each of its character spans.
@@ -84,12 +84,13 @@ class OnnxEncoder:
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         for a in range(0, len(order), batch_size):
             idx = order[a:a + batch_size]
-            hidden, mask, offsets = self._states([texts[i] for i in idx])
+            hidden, mask, encs = self._states([texts[i] for i in idx])
             m = mask[..., None].astype(np.float32)
             vecs[idx] = (hidden * m).sum(1) / np.maximum(m.sum(1), 1e-9)
             for row, i in enumerate(idx):
                 if spans[i]:  # a query has none: keep its hot path free of the pooling
-                    pooled[i] = pool_spans(hidden[row], offsets[row], spans[i], vecs[i])
+                    offsets = np.asarray(encs[row].offsets, dtype=np.int64).reshape(-1, 2)
+                    pooled[i] = pool_spans(hidden[row], offsets, spans[i], vecs[i])
         return _normalise(vecs), pooled
 
     def encode(self, texts: list[str], batch_size: int = 32) -> np.ndarray:

@@ -177,11 +177,12 @@ class Searcher:
         _, ids = self.index.faiss.search(q[None, :], depth, params=params)
         return ids[0][ids[0] >= 0]
 
-    def bm25_scores(self, query: str, mask: np.ndarray | None) -> np.ndarray:
-        # Each other form on its own: a pair of words spanning the question and a form
-        # appended to it ("STP plan" + "Sustainability ...": plan_sustain) is no phrase of either.
-        terms = query_terms(query) + [t for form in self.index.glossary.other_forms(query)
-                                       for t in tokenize(form)]
+    def bm25_scores(self, query: str, terms: list[str], mask: np.ndarray | None) -> np.ndarray:
+        """BM25 over the question's terms and those of each acronym's other form. Each form is
+        tokenised on its own: a pair of words spanning the question and a form appended to it
+        ("STP plan" + "Sustainability ...": plan_sustain) is no phrase of either."""
+        terms = terms + [t for form in self.index.glossary.other_forms(query)
+                         for t in tokenize(form)]
         scores = self.index.bm25.scores(terms)
         if mask is not None:
             scores = np.where(mask, scores, -np.inf)
@@ -195,6 +196,7 @@ class Searcher:
         mask = self._mask(doc, area)
         glossary = self.index.glossary
         acronym = glossary.asked_about(content_words(query))
+        terms = query_terms(query)
         n = len(self.index.passages)
         # Dense scores are re-scored below, so the dense retriever also puts forward a pool.
         depth = min(max(k, self.settings.candidate_depth if mode != "bm25" else k), n)
@@ -204,7 +206,7 @@ class Searcher:
             q = self.query_vector(query)
             cand = self.dense_top(q, depth, mask)
         if mode != "dense":
-            all_sparse = self.bm25_scores(query, mask)
+            all_sparse = self.bm25_scores(query, terms, mask)
             top_b = np.argpartition(-all_sparse, depth - 1)[:depth] if depth < n else np.arange(n)
             top_b = top_b[np.isfinite(all_sparse[top_b])]
             cand = np.union1d(cand, top_b)
@@ -223,7 +225,7 @@ class Searcher:
         if mode == "bm25":  # passages sharing no word with the question are not results
             order = order[final[order] > 0]
         idf = self.index.bm25.idf
-        q_weights = {t: idf(t) for t in set(query_terms(query))}
+        q_weights = {t: idf(t) for t in set(terms)}
         no_answer = self._no_answer(q_weights, cand, cosine, sparse)
         hits = [self._hit(r + 1, int(cand[j]), float(final[j]), q_weights,
                           None if sent is None else sent.of(j))
