@@ -73,7 +73,7 @@ def _lead(p: Passage, doc: DocRecord, title: bool) -> str:
     return f"{where}\n{context}\n" if context else f"{where}\n"
 
 
-@dataclass
+@dataclass(eq=False)  # compared and hashed by identity: caches key views by the index served
 class Index:
     manifest: dict
     docs: list[DocRecord]

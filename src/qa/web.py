@@ -1,7 +1,8 @@
-"""The web page and JSON API: a thin Flask shell over one Searcher loaded at start-up."""
+"""The web page and JSON API: a thin Flask shell over the searcher a source hands each request."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from urllib.parse import unquote_to_bytes
 
@@ -79,23 +80,58 @@ def citation(hit, url: str) -> str:
     return ", ".join(p for p in parts if p) + f". {url}"
 
 
-def create_app(searcher: Searcher) -> Flask:
-    app = Flask(__name__, template_folder=str(WEB_DIR / "templates"),
-                static_folder=str(WEB_DIR / "static"), static_url_path="/static")
-    app.config["JSON_SORT_KEYS"] = False
-    app.json.ensure_ascii = False
-    app.extensions["searcher"] = searcher
+class Fixed:
+    """A source that always hands out one searcher (tests, a server that never reloads)."""
 
-    # The index does not change while the app runs: describe it once, not per page.
+    def __init__(self, searcher: Searcher):
+        self.searcher = searcher
+
+    def current(self) -> Searcher:
+        return self.searcher
+
+
+@dataclass(frozen=True)
+class IndexView:
+    """What the pages show of one index that does not change while that index is served."""
+
+    page_globals: dict
+    by_doc: dict
+    outlines: dict
+
+
+@lru_cache(maxsize=2)  # the index served and, during a switch, the one before it
+def index_view(searcher: Searcher) -> IndexView:
     page_globals = {"corpus": _corpus_summary(searcher), "docs": searcher.index.docs,
                     "doc_options": [(d.doc_id, d.title) for d in searcher.index.docs],
                     "area_options": [(a, a) for a in searcher.areas],
                     "mode_options": MODE_OPTIONS}
-    app.context_processor(lambda: page_globals)
     by_doc: dict[str, list] = {d.doc_id: [] for d in searcher.index.docs}
     for p in searcher.index.passages:
         by_doc[p.doc_id].append(p)
-    outlines = {doc_id: outline(ps) for doc_id, ps in by_doc.items()}
+    return IndexView(page_globals, by_doc,
+                     {doc_id: outline(ps) for doc_id, ps in by_doc.items()})
+
+
+def create_app(source) -> Flask:
+    """The app over `source`: a Searcher, or anything whose current() gives the searcher to
+    answer the next request with (so a server can switch indexes between requests)."""
+    if isinstance(source, Searcher):
+        source = Fixed(source)
+    app = Flask(__name__, template_folder=str(WEB_DIR / "templates"),
+                static_folder=str(WEB_DIR / "static"), static_url_path="/static")
+    app.config["JSON_SORT_KEYS"] = False
+    app.json.ensure_ascii = False
+    app.extensions["searchers"] = source
+
+    def current() -> Searcher:
+        # One searcher per request, read once: a switch between requests never mixes indexes.
+        from flask import g
+
+        if "searcher" not in g:
+            g.searcher = source.current()
+        return g.searcher
+
+    app.context_processor(lambda: index_view(current()).page_globals)
     app.add_template_filter(section_path)
 
     app.before_request(_check_query_string)
@@ -146,7 +182,7 @@ def create_app(searcher: Searcher) -> Flask:
             return render_template("index.html", examples=EXAMPLES,
                                    message="Type a question to search the plans.")
         try:
-            result = _search(searcher)
+            result = _search(current())
         except BadRequest as e:
             return render_template("results.html", q=q, result=None, error=e.message,
                                    **_form_values()), e.status
@@ -160,12 +196,14 @@ def create_app(searcher: Searcher) -> Flask:
 
     @app.get("/doc/<doc_id>")
     def document_page(doc_id: str):
+        searcher = current()
         doc = searcher.index.doc_by_id.get(doc_id)
         if doc is None:
             abort(404, description=f"There is no document {doc_id!r}.")
         start, end = _span(len(doc.text))
-        passage = next((p for p in by_doc[doc_id] if p.start == start and p.end == end), None)
-        contents = outlines[doc_id]
+        view = index_view(searcher)
+        passage = next((p for p in view.by_doc[doc_id] if p.start == start and p.end == end), None)
+        contents = view.outlines[doc_id]
         back = _search_args()
         return render_template(
             "doc.html", doc=doc, passage=passage, cited=start < end, contents=contents,
@@ -176,21 +214,22 @@ def create_app(searcher: Searcher) -> Flask:
 
     @app.get("/api/search")
     def api_search():
-        return jsonify(_search(searcher).to_dict())
+        return jsonify(_search(current()).to_dict())
 
     @app.get("/api/documents")
     def api_documents():
-        return jsonify({"documents": [d.meta() for d in searcher.index.docs]})
+        return jsonify({"documents": [d.meta() for d in current().index.docs]})
 
     @app.get("/api/documents/<doc_id>")
     def api_document(doc_id: str):
-        doc = searcher.index.doc_by_id.get(doc_id)
+        doc = current().index.doc_by_id.get(doc_id)
         if doc is None:
             raise BadRequest(f"unknown document {doc_id!r}", "not_found", 404)
         return jsonify({**doc.meta(), "text": doc.text})
 
     @app.get("/healthz")
     def healthz():
+        searcher = current()
         m = searcher.index.manifest
         return jsonify({"status": "ok", "documents": m["documents"], "passages": m["passages"],
                         "model": m["model"], "encoder": m.get("encoder", ""),
@@ -201,7 +240,7 @@ def create_app(searcher: Searcher) -> Flask:
     def api_openapi():
         return jsonify(openapi.spec())
 
-    commitments_web.register(app, searcher.index)
+    commitments_web.register(app, lambda: current().index)
     return app
 
 
