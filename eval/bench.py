@@ -38,7 +38,7 @@ from qa.bm25 import SparseBM25, tokenize  # noqa: E402
 from qa.chunk import Passage  # noqa: E402
 from qa.config import Settings  # noqa: E402
 from qa.embed import get_encoder  # noqa: E402
-from qa.index import Index, SentenceVectors, build, indexed_text  # noqa: E402
+from qa.store import Index, SentenceVectors, indexed_text  # noqa: E402
 from qa.search import Searcher  # noqa: E402
 
 
@@ -92,7 +92,7 @@ def build_figures(settings: Settings, index: Index) -> dict:
         build_s = time.perf_counter() - t0
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    texts = [indexed_text(p, index.doc_by_id[p.doc_id], index.glossary, title=False)
+    texts = [indexed_text(p, index.doc_by_id[p.doc_id], title=False)
              for p in index.passages]
     bare = {}
     for backend in ("onnx", "torch"):
@@ -156,8 +156,9 @@ def synthetic(index: Index, copies: int, seed: int = 0) -> Index:
         vectors=_unit(sent), spans=np.tile(sv.spans, (copies, 1)),
         ptr=np.concatenate(([0], np.cumsum(np.tile(np.diff(sv.ptr), copies)))))
     bm25 = SparseBM25.fit([tokenize(t) for t in texts])
+    ids = [f"{i}" for i in range(len(passages))]
     return Index(dict(index.manifest), index.docs, passages, _unit(np.vstack(vectors)),
-                 sentences, bm25, index.glossary)
+                 sentences, bm25, index.glossary, ids)
 
 
 def _unit(v: np.ndarray) -> np.ndarray:

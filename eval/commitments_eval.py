@@ -19,7 +19,7 @@ from pathlib import Path
 from qa.commitments import extract
 from qa.config import Settings
 from qa.evaluate import hits_needle
-from qa.index import Index
+from qa.store import Index
 
 ROOT = Path(__file__).resolve().parents[1]
 

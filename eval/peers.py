@@ -30,7 +30,7 @@ import numpy as np  # noqa: E402
 
 from qa.config import Settings  # noqa: E402
 from qa.evaluate import evaluate, load_questions  # noqa: E402
-from qa.index import build  # noqa: E402
+from qa.store import build  # noqa: E402
 from qa.ingest import corpus_files, decode  # noqa: E402
 from qa.search import Searcher  # noqa: E402
 
@@ -87,8 +87,7 @@ def windows(docs, size: int = 1000, overlap: int = 200) -> list[str]:
 def planqa(corpus: Path):
     settings = replace(Settings.from_env(), corpus_dir=corpus,
                        index_dir=Path(tempfile.mkdtemp(prefix="qa-peers-")))
-    index, _ = build(settings)
-    index.save(settings.index_dir)
+    build(settings)
     searcher = Searcher.open(settings)
     searcher.search("warm up", k=1)
     return searcher

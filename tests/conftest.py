@@ -13,7 +13,7 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from qa.config import Settings  # noqa: E402
-from qa.index import Index, build  # noqa: E402
+from qa.store import Index, build  # noqa: E402
 from qa.search import Searcher  # noqa: E402
 from qa.web import THREADS, create_app  # noqa: E402
 
@@ -30,8 +30,7 @@ def settings(tmp_path_factory) -> Settings:
 
 @pytest.fixture(scope="session")
 def index(settings) -> Index:
-    built, _ = build(settings)
-    built.save(settings.index_dir)
+    build(settings)
     return Index.load(settings.index_dir)
 
 

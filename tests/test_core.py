@@ -15,7 +15,7 @@ import pytest
 from conftest import CORPUS, ROOT, qa_cli
 from qa.bm25 import SparseBM25, tokenize
 from qa.evaluate import highlight_on_answer, hits_needle, load_questions, score_question
-from qa.index import Index, IndexCorrupt, IndexMissing, IndexOutdated, ModelMismatch, build
+from qa.store import Index, IndexCorrupt, IndexMissing, IndexOutdated, ModelMismatch, build
 from qa.ingest import clean, decode, read_corpus
 from qa.search import QueryError, Searcher, best_sentence
 from qa.sentences import sentence_spans, sentences
@@ -301,8 +301,7 @@ def test_index_round_trips_through_save_and_load(index, searcher, settings):
 
 def test_staleness_is_detected(settings, small_corpus, tmp_path):
     s = small_settings(settings, small_corpus, tmp_path)
-    built, _ = build(s)
-    built.save(s.index_dir)
+    build(s)
     assert Index.load(s.index_dir).stale_files(small_corpus) == []
     with open(small_corpus / SMALL_DOC, "a") as f:
         f.write("\nA new paragraph.\n")
@@ -323,7 +322,8 @@ def test_killed_build_leaves_previous_index_usable(settings, index, tmp_path):
     previous = Index.load(index_dir).path
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "QA_INDEX": str(index_dir),
            "QA_CORPUS": str(settings.corpus_dir)}
-    proc = subprocess.Popen([sys.executable, "-m", "qa.cli", "build"], stderr=subprocess.PIPE,
+    proc = subprocess.Popen([sys.executable, "-m", "qa.cli", "build", "--full"],
+                            stderr=subprocess.PIPE,
                             stdout=subprocess.DEVNULL, text=True, env=env, cwd=ROOT)
     for line in proc.stderr:  # kill it in the middle of embedding, as a power cut would
         if line.startswith("embedded"):
@@ -339,7 +339,7 @@ def test_index_from_an_older_planqa_is_rebuilt_by_serve(settings, small_corpus, 
     from qa.cli import open_searcher
 
     s = small_settings(settings, small_corpus, tmp_path)
-    path = build(s)[0].save(s.index_dir)
+    path = build(s).path
     manifest = json.loads((path / "manifest.json").read_text())
     (path / "manifest.json").write_text(json.dumps({**manifest, "format": 1}))
     with pytest.raises(IndexOutdated, match="qa build"):
@@ -356,10 +356,9 @@ def test_missing_and_corrupt_index(settings, small_corpus, tmp_path):
     s = small_settings(settings, small_corpus, tmp_path)
     with pytest.raises(IndexMissing, match="qa build"):
         Index.load(s.index_dir)
-    built, _ = build(s)
-    path = built.save(s.index_dir)
-    (path / "passages.json").write_text("{not json")
-    with pytest.raises(IndexCorrupt, match="qa build"):
+    path = build(s).path
+    (path / "manifest.json").write_text("{not json")
+    with pytest.raises(IndexCorrupt, match="manifest.json"):
         Index.load(s.index_dir)
 
 
@@ -432,7 +431,7 @@ def test_cli_missing_index(tmp_path):
 def test_cli_build_summary(settings, small_corpus, tmp_path):
     out = qa_cli("build", env_extra={"QA_INDEX": str(tmp_path / "ix"), "QA_CORPUS": str(small_corpus)})
     assert out.returncode == 0, out.stderr
-    assert out.stdout.startswith("built index: 1 documents,") and "passages" in out.stdout
+    assert out.stdout.startswith("built index: 1 documents,") and "1 added" in out.stdout
     assert "embedded" in out.stderr
 
 

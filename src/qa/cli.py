@@ -34,23 +34,19 @@ def _say(msg: str) -> None:
 
 # --- index lifecycle ------------------------------------------------------------------------
 
-def build_index(settings: Settings):
-    from .index import build
+def build_index(settings: Settings, full: bool = False, wait: bool = True):
+    """Update the index from the corpus and say what changed, in one line on stdout."""
+    from .store import build
 
-    t0 = time.perf_counter()
-    index, warnings = build(settings, progress=_say)
-    index.save(settings.index_dir)
-    secs = time.perf_counter() - t0
-    print(f"built index: {index.manifest['documents']} documents, "
-          f"{index.manifest['passages']} passages, {secs:.1f} s"
-          + (f", {len(warnings)} file(s) skipped" if warnings else ""))
-    return index
+    report = build(settings, full=full, wait=wait, progress=_say)
+    print(report.summary())
+    return report
 
 
 def open_searcher(settings: Settings, rebuild_if_needed: bool = False):
     """The searcher over the current index; with rebuild_if_needed, build a missing or stale one."""
-    from .index import Index, IndexMissing, IndexOutdated
     from .search import Searcher
+    from .store import Index, IndexMissing, IndexOutdated
 
     try:
         index = Index.load(settings.index_dir)
@@ -59,11 +55,13 @@ def open_searcher(settings: Settings, rebuild_if_needed: bool = False):
             raise
         why = "written by an older planqa" if isinstance(e, IndexOutdated) else "missing"
         _say(f"the index at {settings.index_dir} is {why}: building it")
-        index = build_index(settings)
+        build_index(settings)
+        index = Index.load(settings.index_dir)
     stale = index.stale_files(settings.corpus_dir)
     if stale and rebuild_if_needed:
-        _say(f"the corpus changed since the index was built ({', '.join(stale[:5])}): rebuilding")
-        index = build_index(settings)
+        _say(f"the corpus changed since the index was built ({', '.join(stale[:5])}): updating")
+        build_index(settings)
+        index = Index.load(settings.index_dir)
     elif stale:
         _say(f"warning: the index is stale, the corpus changed since it was built "
              f"({', '.join(stale[:5])}{' …' if len(stale) > 5 else ''}); run 'qa build'")
@@ -73,7 +71,23 @@ def open_searcher(settings: Settings, rebuild_if_needed: bool = False):
 # --- commands -------------------------------------------------------------------------------
 
 def cmd_build(args, settings: Settings) -> int:
-    build_index(settings)
+    build_index(settings, full=args.full, wait=not args.no_wait)
+    return 0
+
+
+def cmd_add(args, settings: Settings) -> int:
+    from .store import add
+
+    report = add(settings, [Path(p) for p in args.paths], wait=not args.no_wait, progress=_say)
+    print(report.summary())
+    return 0
+
+
+def cmd_remove(args, settings: Settings) -> int:
+    from .store import remove
+
+    report = remove(settings, args.documents, wait=not args.no_wait, progress=_say)
+    print(report.summary() + f"; the files are in {settings.corpus_dir / '.removed'}")
     return 0
 
 
@@ -147,20 +161,22 @@ def cmd_eval(args, settings: Settings) -> int:
 def cmd_serve(args, settings: Settings) -> int:
     from dataclasses import replace
 
+    from .store import Live
     from .web import serve
 
     # Requests run side by side: one onnx thread each beats two threads fighting over two
     # cores (measured with eval/load.py: 4 clients p95 31 ms against 42 ms).
     settings = replace(settings, encoder_threads=settings.encoder_threads or 1)
     searcher = open_searcher(settings, rebuild_if_needed=not args.no_build)
-    serve(searcher, host=args.host or settings.host, port=args.port or settings.port)
+    live = Live(settings, searcher).start()  # follows CURRENT: new builds are served by themselves
+    serve(live, host=args.host or settings.host, port=args.port or settings.port)
     return 0
 
 
 def cmd_commitments(args, settings: Settings) -> int:
     from .chunk import SECTION_SEP, section_path
     from .commitments import extract, select, to_csv
-    from .index import Index
+    from .store import Index
 
     index = Index.load(settings.index_dir)
     items = select(extract(index), index, q=args.q, area=args.area, doc=args.doc,
@@ -186,13 +202,21 @@ def cmd_commitments(args, settings: Settings) -> int:
 
 
 def cmd_info(args, settings: Settings) -> int:
-    from .index import Index
+    from .store import disk
+    from .store.index import stale_files
 
-    index = Index.load(settings.index_dir)
-    info = {k: v for k, v in index.manifest.items() if k != "files"}
-    info["index"] = str(index.path)
-    info["stale_files"] = index.stale_files(settings.corpus_dir)
-    print(json.dumps(info, indent=1))
+    index_dir = settings.index_dir
+    build = index_dir / disk.current_name(index_dir)
+    manifest = disk.read_manifest(build)
+    if args.verify:
+        checked = disk.verify(index_dir)
+        _say(f"verified: {len(checked)} index files match their checksums")
+    info = {k: v for k, v in manifest.items() if k not in ("files", "segments", "checksum")}
+    info["index"] = str(build)
+    info["documents_held"] = [{"doc_id": e["doc_id"], "file": e["path"],
+                               "passages": e["passages"]} for e in manifest["segments"]]
+    info["stale_files"] = stale_files(manifest, settings.corpus_dir)
+    print(json.dumps(info, indent=1, ensure_ascii=False))
     return 0
 
 
@@ -200,8 +224,22 @@ def make_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="qa", description="Cited answers from health-and-care plans.")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    sp = sub.add_parser("build", help="build the index from corpus/ into index/")
+    no_wait = argparse.ArgumentParser(add_help=False)
+    no_wait.add_argument("--no-wait", action="store_true",
+                         help="fail rather than wait when another build holds the index")
+    sp = sub.add_parser("build", parents=[no_wait],
+                        help="update the index from corpus/ (only what changed)")
+    sp.add_argument("--full", action="store_true", help="rebuild every document from scratch")
     sp.set_defaults(func=cmd_build)
+
+    sp = sub.add_parser("add", parents=[no_wait], help="copy papers into corpus/ and index them")
+    sp.add_argument("paths", nargs="+", metavar="PATH")
+    sp.set_defaults(func=cmd_add)
+
+    sp = sub.add_parser("remove", parents=[no_wait],
+                        help="take papers out of corpus/ (to corpus/.removed/) and the index")
+    sp.add_argument("documents", nargs="+", metavar="DOC_ID|FILE")
+    sp.set_defaults(func=cmd_remove)
 
     sp = sub.add_parser("search", help="answer a question with cited passages")
     sp.add_argument("query")
@@ -239,6 +277,8 @@ def make_parser() -> argparse.ArgumentParser:
     sp.set_defaults(func=cmd_commitments)
 
     sp = sub.add_parser("info", help="show what the index holds and whether it is stale")
+    sp.add_argument("--verify", action="store_true",
+                    help="check every index file against its recorded checksum")
     sp.set_defaults(func=cmd_info)
     return p
 
@@ -247,9 +287,9 @@ def main(argv: list[str] | None = None) -> int:
     from .commitments import FilterError
     from .embed import ModelError
     from .evaluate import EvalFileError
-    from .index import IndexError_
     from .ingest import CorpusError
     from .search import QueryError
+    from .store import BadInput, IndexError_
 
     args = make_parser().parse_args(argv)
     try:
@@ -260,9 +300,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args, settings)
     except (QueryError, IndexError_, CorpusError, ModelError, EvalFileError, CliError,
-            FilterError) as e:
+            FilterError, BadInput) as e:
         print(f"qa: error: {e}", file=sys.stderr)
-        return 2 if isinstance(e, (QueryError, CliError, FilterError)) else 1
+        return 2 if isinstance(e, (QueryError, CliError, FilterError, BadInput)) else 1
     except KeyboardInterrupt:
         print("qa: interrupted", file=sys.stderr)
         return 130

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 
 from .bm25 import words
 from .chunk import SECTION_SEP
-from .index import Index
+from .store import Index
 from .sentences import split_sentences
 
 MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")

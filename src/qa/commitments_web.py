@@ -7,7 +7,7 @@ from typing import Callable
 from flask import Blueprint, Flask, Response, jsonify, render_template, request, url_for
 
 from .commitments import FilterError, extract, select, to_csv
-from .index import Index
+from .store import Index
 
 FILTERS = ("q", "area", "doc", "due_before", "due_after")
 

@@ -53,6 +53,8 @@ class Settings:
     highlight_dense_weight: float = 0.7
     host: str = "127.0.0.1"
     port: int = 8000
+    # How often a running server looks at the index's CURRENT pointer for a new build.
+    reload_seconds: float = 1.0
 
     @classmethod
     def from_env(cls, env: dict | None = None, **overrides) -> "Settings":
@@ -69,5 +71,6 @@ class Settings:
             sentence_weight=float(env.get("QA_SENTENCE_WEIGHT") or 0.5),
             host=env.get("QA_HOST") or "127.0.0.1",
             port=int(env.get("QA_PORT") or 8000),
+            reload_seconds=float(env.get("QA_RELOAD_SECONDS") or 1.0),
         )
         return replace(s, **overrides) if overrides else s

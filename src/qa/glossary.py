@@ -1,8 +1,9 @@
 """Acronyms and their long forms, mined from the corpus itself.
 
 Plans define their acronyms in passing, "Local Workforce Action Board (LWAB)", and then use
-them bare pages later; questions use either form. Expanding each text with the missing form
-lets both retrievers match a question whichever way it is put.
+them bare pages later; questions use either form. Expanding the question with the missing
+form lets BM25 match it whichever way it is put. The expansion is query-side only: passages
+are indexed as written, so an acronym defined in a new paper changes no stored vector.
 """
 from __future__ import annotations
 
@@ -48,6 +49,25 @@ def long_form(words: list[str], acr: str) -> str | None:
     return phrase if len(words) - start >= 2 else None
 
 
+def candidates(text: str) -> dict[str, dict[str, int]]:
+    """Each acronym one text defines, with how often it spells it out each way: a document's
+    share of the glossary, kept with its index segment and summed across the collection."""
+    found: dict[str, Counter] = defaultdict(Counter)
+    for m in _PAREN.finditer(text):
+        acr = m.group(1)
+        if not _is_acronym(acr):
+            continue
+        before = _WORD.findall(text[max(0, m.start() - 160):m.start()].split("\n")[-1])
+        lf = long_form(before[-12:], acr)
+        if lf:
+            found[acr][lf] += 1
+    for m in _ROW.finditer(text):
+        acr, lf = m.group(1), m.group(2).strip()
+        if _is_acronym(acr) and long_form(_WORD.findall(lf), acr) == lf:
+            found[acr][lf] += 1
+    return {acr: dict(forms) for acr, forms in found.items()}
+
+
 class Glossary:
     def __init__(self, entries: dict[str, str]):
         self.entries = entries
@@ -62,20 +82,16 @@ class Glossary:
 
     @classmethod
     def mine(cls, texts: Iterable[str]) -> "Glossary":
+        return cls.from_candidates(candidates(t) for t in texts)
+
+    @classmethod
+    def from_candidates(cls, found_per_text: Iterable[dict]) -> "Glossary":
+        """The glossary of a collection from each text's candidates (see `candidates`), summed in
+        order: each acronym takes its most frequent long form, the first seen on a tie."""
         found: dict[str, Counter] = defaultdict(Counter)
-        for text in texts:
-            for m in _PAREN.finditer(text):
-                acr = m.group(1)
-                if not _is_acronym(acr):
-                    continue
-                before = _WORD.findall(text[max(0, m.start() - 160):m.start()].split("\n")[-1])
-                lf = long_form(before[-12:], acr)
-                if lf:
-                    found[acr][lf] += 1
-            for m in _ROW.finditer(text):
-                acr, lf = m.group(1), m.group(2).strip()
-                if _is_acronym(acr) and long_form(_WORD.findall(lf), acr) == lf:
-                    found[acr][lf] += 1
+        for per_text in found_per_text:
+            for acr, forms in per_text.items():
+                found[acr].update(forms)
         return cls({acr: forms.most_common(1)[0][0] for acr, forms in found.items()})
 
     def other_forms(self, text: str) -> list[str]:

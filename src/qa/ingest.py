@@ -264,17 +264,47 @@ def doc_id_for(path: Path) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", path.stem)
 
 
+class Skip(ValueError):
+    """A file that cannot be indexed; the message says why."""
+
+
+# Larger files are skipped before reading: a plan runs to a few MB of text at most.
+MAX_FILE_BYTES = 50 * 2**20
+
+
+def read_bytes(name: str, data: bytes, entry: dict | None) -> Document:
+    """One file's bytes and catalog entry as a Document: pure, no file I/O; raises Skip."""
+    try:
+        text, bold, labels = clean(decode(data))
+    except ValueError as e:
+        raise Skip(str(e)) from None
+    if not text.strip():
+        raise Skip("no text")
+    meta = infer_meta(text, Path(name).stem)
+    meta.update({k: str(v) for k, v in (entry or {}).items() if k in meta and v})
+    return Document(doc_id=doc_id_for(Path(name)), path=name, text=text,
+                    sha256=hashlib.sha256(data).hexdigest(), bold_lines=bold, labels=labels, **meta)
+
+
+def scan(corpus_dir: Path, max_bytes: int) -> tuple[list[Path], list[tuple[str, str]]]:
+    """The files to read, and (file name, reason) for each one skipped before reading."""
+    paths, skipped = [], []
+    for p in corpus_files(corpus_dir):
+        try:
+            size = p.stat().st_size
+        except OSError as e:
+            skipped.append((p.name, str(e)))
+            continue
+        if size > max_bytes:
+            skipped.append((p.name, f"{size:,} bytes, over the {max_bytes:,}-byte limit"))
+        else:
+            paths.append(p)
+    return paths, skipped
+
+
 def read_document(path: Path, catalog: dict) -> Document:
     """One corpus file as a Document; raises ValueError or OSError if it cannot be read as text."""
-    data = path.read_bytes()
-    text, bold, labels = clean(decode(data))
-    if not text.strip():
-        raise ValueError("no text")
-    meta = infer_meta(text, path.stem)
-    entry = catalog.get(path.name) or {}
-    meta.update({k: str(v) for k, v in entry.items() if k in meta and v})
-    return Document(doc_id=doc_id_for(path), path=path.name, text=text,
-                    sha256=hashlib.sha256(data).hexdigest(), bold_lines=bold, labels=labels, **meta)
+    return read_bytes(path.name, path.read_bytes(), catalog.get(path.name))
 
 
 def read_corpus(corpus_dir: Path) -> tuple[list[Document], list[str]]:

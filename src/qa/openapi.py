@@ -37,7 +37,7 @@ SCHEMAS = {
         "properties": {
             "rank": {"type": "integer", "minimum": 1},
             "score": {"type": "number"},
-            "passage_id": {"type": "integer"},
+            "passage_id": {"type": "string"},
             "doc_id": {"type": "string"},
             "title": {"type": "string"},
             "body": {"type": "string"},
@@ -104,7 +104,10 @@ SCHEMAS = {
                        "passages": {"type": "integer"}, "model": {"type": "string"},
                        "encoder": {"type": "string"}, "dimensions": {"type": "integer"},
                        "built_at": {"type": "string"},
-                       "stale_files": {"type": "array", "items": {"type": "string"}}}},
+                       "stale_files": {"type": "array", "items": {"type": "string"}},
+                       "index": {"type": "string", "description": "the build folder served"},
+                       "switched_at": {"type": ["string", "null"], "description":
+                                       "when the server last switched to a new build"}}},
 }
 
 PATHS = {

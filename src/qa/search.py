@@ -8,7 +8,7 @@ import numpy as np
 
 from .bm25 import content_words, query_terms, tokenize
 from .config import FUSIONS, MAX_K, MAX_QUERY_CHARS, MODES, Settings
-from .index import Index, SentenceCosines
+from .store import Index, SentenceCosines
 from .sentences import Sentence, sentences
 
 
@@ -25,7 +25,7 @@ class QueryError(ValueError):
 class Hit:
     rank: int
     score: float
-    passage_id: int
+    passage_id: str  # "<doc_id>#<n>": stable while the document is unchanged
     doc_id: str
     title: str
     body: str
@@ -282,8 +282,8 @@ class Searcher:
              sims: np.ndarray | None) -> Hit:
         p = self.index.passages[i]
         d = self.index.doc_by_id[p.doc_id]
-        return Hit(rank=rank, score=round(score, 4), passage_id=i, doc_id=p.doc_id,
-                   title=d.title, body=d.body, date=d.date, area=d.area, paper=p.paper,
+        return Hit(rank=rank, score=round(score, 4), passage_id=self.index.passage_ids[i],
+                   doc_id=p.doc_id, title=d.title, body=d.body, date=d.date, area=d.area, paper=p.paper,
                    section=p.section, start=p.start, end=p.end, text=p.text,
                    highlights=best_sentence(self.sentences(i), q_weights,
                                             sims, self.settings.highlight_dense_weight))

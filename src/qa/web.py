@@ -234,7 +234,10 @@ def create_app(source) -> Flask:
         return jsonify({"status": "ok", "documents": m["documents"], "passages": m["passages"],
                         "model": m["model"], "encoder": m.get("encoder", ""),
                         "dimensions": m["dimensions"], "built_at": m["built_at"],
-                        "stale_files": searcher.index.stale_files(searcher.settings.corpus_dir)})
+                        "stale_files": searcher.index.stale_files(searcher.settings.corpus_dir),
+                        # Which build is served and when a live source last switched to it.
+                        "index": searcher.index.path.name if searcher.index.path else "",
+                        "switched_at": getattr(source, "switched_at", None)})
 
     @app.get("/api/openapi.json")
     def api_openapi():
@@ -303,10 +306,12 @@ def _split_highlight(text: str, spans: list) -> list[tuple[str, bool]]:
     return [(t, m) for t, m in out if t]
 
 
-def serve(searcher: Searcher, host: str = "127.0.0.1", port: int = 8000) -> None:
-    """Serve with waitress, a production WSGI server; the index stays loaded between requests."""
+def serve(source, host: str = "127.0.0.1", port: int = 8000) -> None:
+    """Serve with waitress, a production WSGI server; the index stays loaded between requests.
+    `source` is a Searcher or a source of them (see create_app)."""
     from waitress import serve as waitress_serve
 
-    searcher.search("warm up", k=1)  # load the model before the first visitor, not during
+    source = Fixed(source) if isinstance(source, Searcher) else source
+    source.current().search("warm up", k=1)  # load the model before the first visitor
     print(f"planqa: serving on http://{host}:{port}/", flush=True)
-    waitress_serve(create_app(searcher), host=host, port=port, threads=THREADS, ident="planqa")
+    waitress_serve(create_app(source), host=host, port=port, threads=THREADS, ident="planqa")

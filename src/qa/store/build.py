@@ -1,0 +1,221 @@
+"""Bring the index up to date with the corpus: only new or changed files are parsed and
+embedded; the rest keep their segments. `add` and `remove` change the corpus and update in
+one step. All three hold the index folder's build lock throughout."""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from .. import __version__
+from ..config import Settings
+from ..ingest import CATALOG_NAME, MAX_FILE_BYTES, CorpusError, Skip, load_catalog, read_bytes, scan
+from . import disk
+from .lock import build_lock
+from .segment import file_hash, fingerprint, make_segment, segment_key
+
+REMOVED = ".removed"  # where `qa remove` puts a file: out of the collection, not lost
+
+
+class BadInput(ValueError):
+    """A path or document given to add or remove that cannot be used; nothing was changed."""
+
+
+@dataclass
+class BuildReport:
+    path: Path | None  # the new build folder; None when the index was already up to date
+    documents: int
+    passages: int
+    unchanged: int = 0
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    embedded: int = 0  # passages embedded by this build
+    seconds: float = 0.0
+    skipped: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        counts = [f"{self.unchanged} unchanged"] + [
+            f"{len(x)} {what}" for x, what in ((self.added, "added"), (self.changed, "changed"),
+                                               (self.removed, "removed")) if x]
+        head = "built index" if self.path else "index up to date"
+        tail = f", {len(self.skipped)} file(s) skipped" if self.skipped else ""
+        return (f"{head}: {self.documents} documents, {self.passages} passages ("
+                f"{', '.join(counts)}, {self.embedded} passages embedded), "
+                f"{self.seconds:.1f} s{tail}")
+
+
+def build(settings: Settings, full: bool = False, wait: bool = True,
+          progress: Callable[[str], None] | None = None, encoder=None) -> BuildReport:
+    """Update the index from the corpus (from scratch with full=True)."""
+    say = progress or (lambda msg: None)
+    t0 = time.perf_counter()
+    with build_lock(settings.index_dir, wait, say):
+        return _update(settings, full, say, encoder, t0)
+
+
+def add(settings: Settings, paths: list[Path], wait: bool = True,
+        progress: Callable[[str], None] | None = None, encoder=None) -> BuildReport:
+    """Copy files into the corpus and update the index. Every file is checked first (it
+    exists, is indexable, does not clash with a different corpus file); on any problem
+    nothing is copied."""
+    say = progress or (lambda msg: None)
+    t0 = time.perf_counter()
+    corpus = settings.corpus_dir
+    if not corpus.is_dir():
+        raise CorpusError(f"corpus folder not found: {corpus}")
+    with build_lock(settings.index_dir, wait, say):
+        catalog = load_catalog(corpus)
+        chosen: dict[str, bytes] = {}
+        for path in paths:
+            try:
+                data = path.read_bytes()
+            except OSError as e:
+                raise BadInput(f"cannot read {path}: {e.strerror or e}") from None
+            name = path.name
+            if name.startswith(".") or name == CATALOG_NAME or name in chosen:
+                raise BadInput(f"cannot add {path}: its name {name!r} is taken or reserved")
+            try:
+                read_bytes(name, data, catalog.get(name))
+            except Skip as e:
+                raise BadInput(f"cannot add {path}: {e}") from None
+            target = corpus / name
+            if target.exists() and target.read_bytes() != data:
+                raise BadInput(f"the corpus already holds a different {name}; "
+                               f"'qa remove {name}' first to replace it")
+            chosen[name] = data
+        for name, data in chosen.items():
+            disk._write_atomic(corpus / name, data)
+        report = _update(settings, False, say, encoder, t0)
+        lost = [s for s in report.skipped if s.split(":", 1)[0] in chosen]
+        if lost:  # the corpus scan would not take it (a format the folder does not index)
+            raise BadInput(f"copied but not indexed: {lost[0]}")
+        return report
+
+
+def remove(settings: Settings, targets: list[str], wait: bool = True,
+           progress: Callable[[str], None] | None = None, encoder=None) -> BuildReport:
+    """Take documents (by file name or doc id) out of the collection and update the index.
+    Their files move to corpus/.removed/, so nothing is lost; unknown names change nothing."""
+    say = progress or (lambda msg: None)
+    t0 = time.perf_counter()
+    corpus = settings.corpus_dir
+    with build_lock(settings.index_dir, wait, say):
+        prev = disk.previous(settings.index_dir) or {}
+        by_id = {e["doc_id"]: e["path"] for e in prev.get("segments", [])}
+        names = []
+        for t in targets:
+            name = Path(t).name if (corpus / Path(t).name).is_file() else by_id.get(t)
+            if name is None or not (corpus / name).is_file():
+                raise BadInput(f"no document {t!r} in {corpus}: give a file name or a doc id "
+                               "('qa info' lists them)")
+            names.append(name)
+        if prev and not set(by_id.values()) - set(names):
+            raise BadInput("that would remove every document; an index needs at least one")
+        bin_ = corpus / REMOVED
+        bin_.mkdir(exist_ok=True)
+        for name in dict.fromkeys(names):
+            os.replace(corpus / name, bin_ / name)
+        return _update(settings, False, say, encoder, t0)
+
+
+def _update(settings: Settings, full: bool, say, encoder, t0: float) -> BuildReport:
+    """The build itself; the caller holds the lock."""
+    from ..embed import get_encoder
+
+    index_dir, corpus = settings.index_dir, settings.corpus_dir
+    fp = fingerprint(settings)
+    prev = None if full else disk.previous(index_dir)
+    if prev and {k: prev.get(k) for k in fp if k != "format"} != \
+            {k: v for k, v in fp.items() if k != "format"}:
+        say("the model, encoder or chunker settings changed: rebuilding every document")
+        prev = None
+    reusable = {e["key"]: e for e in (prev or {}).get("segments", [])
+                if _intact(index_dir / e["file"], e)}
+    before = {e["path"]: e["key"] for e in (prev or {}).get("segments", [])}
+
+    files: dict[str, str] = {}
+    catalog_path = corpus / CATALOG_NAME
+    if catalog_path.exists():
+        # Hashed before it is parsed: a catalog changed in between shows as stale, never
+        # the reverse.
+        files[CATALOG_NAME] = file_hash(catalog_path.read_bytes())
+    catalog = load_catalog(corpus)
+    paths, skipped_pairs = scan(corpus, MAX_FILE_BYTES)
+    skipped = [f"{n}: {why}" for n, why in skipped_pairs]
+    entries, ids, embedded = [], {}, 0
+    enc = encoder
+    for path in paths:
+        try:
+            data = path.read_bytes()
+        except OSError as e:
+            skipped.append(f"{path.name}: {e.strerror or e}")
+            continue
+        sha = files[path.name] = file_hash(data)  # hashed as read: what the index holds
+        entry = catalog.get(path.name)
+        key = segment_key(path.name, sha, entry, fp)
+        if key in reusable:
+            e = reusable[key]
+        elif not full and (e := disk.stored_segment(index_dir, key)) is not None:
+            pass  # built before (a paper removed and added back, a build cut short)
+        else:
+            if enc is None:
+                enc = get_encoder(settings.model, settings.encoder)
+            try:
+                seg = make_segment(path.name, data, entry, settings, enc)
+            except Skip as err:
+                del files[path.name]
+                skipped.append(f"{path.name}: {err}")
+                continue
+            e = disk.write_segment(index_dir, seg)
+            embedded += len(seg.passages)
+            say(f"embedded {len(seg.passages)} passages of {path.name}")
+        if e["doc_id"] in ids:
+            del files[path.name]
+            skipped.append(f"{path.name}: same document id as {ids[e['doc_id']]}")
+            continue
+        ids[e["doc_id"]] = path.name
+        entries.append(e)
+    if not entries:
+        raise CorpusError(f"no readable documents in {corpus}")
+    for s in skipped:
+        say(f"warning: skipped {s}")
+
+    now = {e["path"]: e["key"] for e in entries}
+    report = BuildReport(
+        None, len(entries), sum(e["passages"] for e in entries),
+        unchanged=sum(1 for n, k in now.items() if before.get(n) == k),
+        added=sorted(set(now) - set(before)), removed=sorted(set(before) - set(now)),
+        changed=sorted(n for n, k in now.items() if n in before and before[n] != k),
+        embedded=embedded, skipped=skipped)
+    if prev and prev.get("files") == files and not (report.added or report.changed
+                                                     or report.removed):
+        report.seconds = time.perf_counter() - t0
+        return report
+    manifest = {
+        **fp,
+        "package_version": __version__,
+        "dimensions": entries[0]["dimensions"],
+        "files": files,
+        "skipped": skipped,
+        "segments": entries,
+        "documents": report.documents,
+        "passages": report.passages,
+        "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "build_seconds": round(time.perf_counter() - t0, 2),
+    }
+    report.path = disk.save(index_dir, manifest)
+    disk.collect(index_dir)
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+def _intact(path: Path, entry: dict) -> bool:
+    """A segment to reuse must still be there at its recorded size; its checksum is checked
+    whenever the index is loaded."""
+    try:
+        return path.stat().st_size == entry.get("bytes")
+    except OSError:
+        return False

@@ -1,0 +1,92 @@
+"""A searcher source that follows the index: a running server switches to a new build by
+itself, between requests.
+
+A watcher thread looks at the CURRENT pointer's inode, size and modification time every few
+seconds (a stat, not a hash of the corpus); when it changes, it loads the new index beside the
+one being served, then swaps one reference. A request reads the source once (web.create_app
+keeps the searcher for the whole request), so it sees either index whole, never a mix; the old
+index is freed when the last request using it ends (and the web page caches let it go). A
+new index that cannot be loaded is logged and the old one kept.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+
+from ..config import Settings
+from .disk import POINTER, current_name
+from .errors import IndexError_
+from .index import Index
+
+
+def pointer_stamp(index_dir: Path) -> tuple | None:
+    try:
+        st = os.stat(index_dir / POINTER)
+    except OSError:
+        return None
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+class Live:
+    def __init__(self, settings: Settings, searcher=None, every: float | None = None,
+                 log=None):
+        from ..search import Searcher
+
+        self.settings = settings
+        self.every = settings.reload_seconds if every is None else every
+        self._log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
+        self._stamp = pointer_stamp(settings.index_dir)  # before loading: a later swap is seen
+        self._searcher = searcher or Searcher(Index.load(settings.index_dir), settings)
+        self.switched_at: str | None = None  # ISO time of the last switch; None: never
+        self.switches = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def current(self):
+        return self._searcher
+
+    def start(self) -> "Live":
+        self._thread = threading.Thread(target=self._watch, name="qa-index-watch", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def _watch(self) -> None:
+        while not self._stop.wait(self.every):
+            self.check()
+
+    def check(self) -> bool:
+        """Switch to the index CURRENT names if it is not the one served; whether it switched."""
+        from ..search import Searcher
+
+        stamp = pointer_stamp(self.settings.index_dir)
+        if stamp == self._stamp:
+            return False
+        self._stamp = stamp  # a pointer that cannot be loaded is reported once, not every tick
+        served = self._searcher
+        try:
+            if served.index.path is not None and \
+                    current_name(self.settings.index_dir) == served.index.path.name:
+                return False
+            index = Index.load(self.settings.index_dir)
+        except IndexError_ as e:
+            self._log(f"planqa: keeping index {_name(served)}: the new one cannot be loaded ({e})")
+            return False
+        new = Searcher(index, self.settings, encoder=served.encoder)
+        self._searcher = new  # one reference swapped: the next request gets the new index
+        self.switched_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        self.switches += 1
+        self._log(f"planqa: switched to index {_name(new)} ({index.manifest['documents']} "
+                  f"documents, {index.manifest['passages']} passages)")
+        return True
+
+
+def _name(searcher) -> str:
+    return searcher.index.path.name if searcher.index.path is not None else "(in memory)"

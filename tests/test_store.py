@@ -1,0 +1,286 @@
+"""The index store on the real corpus and model: incremental builds equal full ones, stable
+ids, checksums, the build lock, kills, and a live server switching index under load."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import CORPUS, ROOT
+from qa.search import Searcher
+from qa.store import BadInput, BuildBusy, Index, IndexCorrupt, Live, add, build, remove, verify
+from qa.store import disk
+from qa.store.lock import build_lock
+from qa.store.merge import bm25_from_counts
+from qa.store.segment import _term_counts
+from qa.web import THREADS, create_app
+
+# The three smallest papers: enough for collection-wide statistics to matter, quick to embed.
+SMALL = ("001_5315744c9454198c.txt", "000_39354a0ede1fe7a3.txt")
+THIRD = "004_a45d7b1da6d1bef7.txt"
+QUESTIONS = ("what is the stroke model?", "CWPT sickness absence", "what does LWAB stand for",
+             "workforce plans for primary care", "how will the STP save money?")
+
+
+def corpus_of(folder: Path, names) -> Path:
+    folder.mkdir(parents=True)
+    for n in names:
+        shutil.copy(CORPUS / n, folder / n)
+    shutil.copy(CORPUS / "catalog.json", folder / "catalog.json")
+    return folder
+
+
+def results(index: Index, settings, encoder=None) -> list:
+    s = Searcher(index, settings, encoder)
+    return [[(h.passage_id, h.score, h.highlights) for h in s.search(q, k=10).results]
+            for q in QUESTIONS for mode in ("hybrid",)]
+
+
+def cli(*args, env, timeout=300, **kw):
+    return subprocess.run([sys.executable, "-m", "qa.cli", *args], capture_output=True, text=True,
+                          env={**os.environ, "HF_HUB_OFFLINE": "1", **env}, timeout=timeout,
+                          cwd=ROOT, **kw)
+
+
+def env_of(s) -> dict:
+    return {"QA_CORPUS": str(s.corpus_dir), "QA_INDEX": str(s.index_dir)}
+
+
+@pytest.fixture(scope="module")
+def small(settings, tmp_path_factory):
+    """Settings over a copy of two small papers, built once."""
+    root = tmp_path_factory.mktemp("small")
+    s = replace(settings, corpus_dir=corpus_of(root / "corpus", SMALL), index_dir=root / "index")
+    build(s)
+    return s
+
+
+def test_incremental_update_equals_full_rebuild(small, tmp_path):
+    s = replace(small, corpus_dir=tmp_path / "corpus", index_dir=tmp_path / "index")
+    shutil.copytree(small.corpus_dir, s.corpus_dir)
+    shutil.copytree(small.index_dir, s.index_dir)
+    before = Index.load(s.index_dir)
+    added = add(s, [CORPUS / THIRD])
+    assert (added.unchanged, added.added, added.embedded) == (2, [THIRD], added.passages
+                                                              - len(before.passages))
+    inc = Index.load(s.index_dir)
+    full_s = replace(s, index_dir=tmp_path / "full")
+    assert build(full_s, full=True).embedded == len(inc.passages)
+    full = Index.load(full_s.index_dir)
+    assert inc.passage_ids == full.passage_ids
+    np.testing.assert_array_equal(inc.vectors, full.vectors)
+    assert (inc.bm25.weights != full.bm25.weights).nnz == 0
+    assert inc.glossary.entries == full.glossary.entries
+    assert results(inc, s) == results(full, s)
+    # A paper's public passage ids and texts do not move when another paper arrives.
+    old = {i: p.text for i, p in zip(before.passage_ids, before.passages)}
+    assert all(dict(zip(inc.passage_ids, (p.text for p in inc.passages)))[i] == t
+               for i, t in old.items())
+
+    removed = remove(s, [THIRD.removesuffix(".txt")])
+    assert (removed.removed, removed.embedded) == ([THIRD], 0)
+    assert (s.corpus_dir / ".removed" / THIRD).exists() and not (s.corpus_dir / THIRD).exists()
+    assert results(Index.load(s.index_dir), s) == results(before, s)
+
+
+def test_merged_bm25_equals_rank_bm25_fit():
+    from qa.bm25 import SparseBM25, tokenize
+
+    texts = [["the stroke unit at UHCW", "stroke rehabilitation services"],
+             ["GP workforce and GP practices", "maternity services vision", "stroke stroke"]]
+    parts = [_term_counts([tokenize(t) for t in seg]) for seg in texts]
+    merged = bm25_from_counts(parts)
+    fitted = SparseBM25.fit([tokenize(t) for seg in texts for t in seg])
+    assert merged.vocab == fitted.vocab
+    np.testing.assert_allclose(merged.weights.toarray(), fitted.weights.toarray(), rtol=1e-6)
+
+
+def test_nothing_changed_is_a_no_op_and_needs_no_model(small, tmp_path):
+    out = cli("build", env=env_of(small))
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("index up to date: 2 documents") and "2 unchanged" in out.stdout
+    assert "embedded" not in out.stderr
+
+
+def test_a_corrupted_index_file_is_refused_by_name(small, tmp_path):
+    s = replace(small, index_dir=tmp_path / "index")
+    shutil.copytree(small.index_dir, s.index_dir)
+    seg = sorted((s.index_dir / "segments").iterdir())[0]
+    data = bytearray(seg.read_bytes())
+    data[len(data) // 2:len(data) // 2 + 64] = bytes(64)  # 64 bytes inside, as a bad disk would
+    seg.write_bytes(bytes(data))
+    with pytest.raises(IndexCorrupt, match=seg.name):
+        Index.load(s.index_dir)
+    with pytest.raises(IndexCorrupt, match=seg.name):
+        verify(s.index_dir)
+    out = cli("info", "--verify", env=env_of(s))
+    assert out.returncode == 1 and seg.name in out.stderr and "Traceback" not in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1
+    out = cli("search", "stroke", env=env_of(s))
+    assert out.returncode == 1 and seg.name in out.stderr and "Traceback" not in out.stderr
+    # The manifest is sealed by its own checksum: an edited one is refused by name too.
+    manifest = s.index_dir / disk.current_name(s.index_dir) / "manifest.json"
+    m = json.loads(manifest.read_text())
+    manifest.write_text(json.dumps({**m, "passages": m["passages"] + 1}))
+    with pytest.raises(IndexCorrupt, match="manifest.json"):
+        Index.load(s.index_dir)
+
+
+def test_an_unreadable_current_pointer_is_a_one_line_error(small, tmp_path):
+    s = replace(small, index_dir=tmp_path / "index")
+    shutil.copytree(small.index_dir, s.index_dir)
+    for junk in (b"\xff\xfe\x00bad", b"../../etc\n", b""):
+        (s.index_dir / "CURRENT").write_bytes(junk)
+        out = cli("search", "stroke", env=env_of(s))
+        assert out.returncode == 1 and "CURRENT" in out.stderr and "Traceback" not in out.stderr
+        assert len(out.stderr.strip().splitlines()) == 1
+
+
+def test_verify_passes_on_a_sound_index(small):
+    out = cli("info", "--verify", env=env_of(small))
+    assert out.returncode == 0 and "verified: 3 index files" in out.stderr
+    info = json.loads(out.stdout)
+    assert [d["file"] for d in info["documents_held"]] == sorted(SMALL)
+
+
+def test_add_and_remove_refuse_bad_input_and_change_nothing(small, tmp_path):
+    s = replace(small, corpus_dir=tmp_path / "corpus")
+    shutil.copytree(small.corpus_dir, s.corpus_dir)
+    (tmp_path / "binary.txt").write_bytes(b"\x00\x01PK" * 100)
+    (tmp_path / SMALL[0]).write_text("a different paper under the same name\n")
+    pointer = (s.index_dir / "CURRENT").read_bytes()
+    for args, message in ((["add", str(tmp_path / "missing.txt")], "cannot read"),
+                          (["add", str(tmp_path / "binary.txt")], "binary"),
+                          (["add", str(tmp_path / SMALL[0])], "already holds a different"),
+                          (["remove", "no_such_doc"], "no document"),
+                          (["remove", *SMALL], "every document")):
+        out = cli(*args, env=env_of(s))
+        assert out.returncode == 2 and message in out.stderr and "Traceback" not in out.stderr
+        assert len(out.stderr.strip().splitlines()) == 1
+    assert sorted(p.name for p in s.corpus_dir.iterdir()) == sorted([*SMALL, "catalog.json"])
+    assert (s.index_dir / "CURRENT").read_bytes() == pointer
+
+
+def test_a_second_build_waits_or_refuses(small):
+    with build_lock(small.index_dir):
+        with pytest.raises(BuildBusy, match="another build"):
+            build(small, wait=False)
+        out = cli("build", "--no-wait", env=env_of(small))
+        assert out.returncode == 1 and "another build" in out.stderr
+        assert "--no-wait" in out.stderr and "Traceback" not in out.stderr
+        waiting = subprocess.Popen([sys.executable, "-m", "qa.cli", "build"], cwd=ROOT,
+                                   env={**os.environ, **env_of(small)}, text=True,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        time.sleep(3)
+        assert waiting.poll() is None  # still waiting for the lock we hold
+    out, err = waiting.communicate(timeout=120)
+    assert waiting.returncode == 0 and "waiting for another build" in err
+    assert out.startswith("index up to date")
+
+
+def test_concurrent_builds_never_break_the_index(small, tmp_path):
+    s = replace(small, index_dir=tmp_path / "index")
+    shutil.copytree(small.index_dir, s.index_dir)
+    for run in range(3):
+        procs = [subprocess.Popen([sys.executable, "-m", "qa.cli", "build", "--full"], cwd=ROOT,
+                                  env={**os.environ, "HF_HUB_OFFLINE": "1", **env_of(s)},
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                 for _ in range(2)]
+        outs = [p.communicate(timeout=300) for p in procs]
+        assert [p.returncode for p in procs] == [0, 0], outs
+        assert all("Traceback" not in err for _, err in outs)
+        index = Index.load(s.index_dir)
+        verify(s.index_dir)
+        assert len(index.docs) == 2 and index.passage_ids == Index.load(small.index_dir).passage_ids
+
+
+def test_a_build_killed_at_any_point_leaves_the_previous_index(small, tmp_path):
+    s = replace(small, corpus_dir=tmp_path / "corpus", index_dir=tmp_path / "index")
+    shutil.copytree(small.corpus_dir, s.corpus_dir)
+    shutil.copytree(small.index_dir, s.index_dir)
+    shutil.copy(CORPUS / THIRD, s.corpus_dir / THIRD)
+    previous = Index.load(s.index_dir).path
+    for delay in (0.5, 2.0, 4.0, 6.0):
+        proc = subprocess.Popen([sys.executable, "-m", "qa.cli", "build", "--full"], cwd=ROOT,
+                                env={**os.environ, "HF_HUB_OFFLINE": "1", **env_of(s)},
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+        index = Index.load(s.index_dir)  # the previous one, or the new one if it got there
+        verify(s.index_dir)
+        assert index.path == previous or len(index.docs) == 3
+    report = build(s, wait=False)  # the lock died with its holder
+    assert len(Index.load(s.index_dir).docs) == 3 and report.documents == 3
+
+
+def test_a_server_switches_index_under_load_without_a_failed_request(small, tmp_path):
+    """The real app under waitress, a live source, a steady stream of searches, switches."""
+    from waitress.server import create_server
+
+    s = replace(small, corpus_dir=tmp_path / "corpus", index_dir=tmp_path / "index")
+    shutil.copytree(small.corpus_dir, s.corpus_dir)
+    shutil.copytree(small.index_dir, s.index_dir)
+    live = Live(s, every=0.2, log=lambda m: None).start()
+    server = create_server(create_app(live), host="127.0.0.1", port=0, threads=THREADS)
+    base = f"http://127.0.0.1:{server.socket.getsockname()[1]}"
+    threading.Thread(target=server.run, daemon=True).start()
+    statuses, stop = [], threading.Event()
+
+    def stream():
+        while not stop.is_set():
+            try:
+                with urllib.request.urlopen(f"{base}/api/search?q=stroke+model&k=5",
+                                            timeout=30) as r:
+                    body = json.loads(r.read())
+                    statuses.append(r.status if body["results"] else "empty")
+            except Exception as e:  # any failure is what the test counts
+                statuses.append(repr(e))
+
+    clients = [threading.Thread(target=stream) for _ in range(2)]
+    for c in clients:
+        c.start()
+    try:
+        for n in range(4):  # remove and add back a paper: each a new build
+            report = (remove(s, [SMALL[0]]) if n % 2 == 0
+                      else add(s, [s.corpus_dir / ".removed" / SMALL[0]]))
+            ended, deadline = time.monotonic(), time.monotonic() + 5
+            while time.monotonic() < deadline:
+                with urllib.request.urlopen(f"{base}/healthz") as r:
+                    health = json.loads(r.read())
+                if health["index"] == report.path.name:
+                    break
+                time.sleep(0.05)
+            assert health["index"] == report.path.name, f"switch {n} not seen within 5 s"
+            assert health["documents"] == report.documents and health["switched_at"]
+            assert time.monotonic() - ended < 5
+    finally:
+        stop.set()
+        for c in clients:
+            c.join()
+        server.close()
+        live.stop()
+    assert len(statuses) > 20 and set(statuses) == {200}, [x for x in statuses if x != 200][:3]
+    assert live.switches == 4
+
+
+def test_live_source_keeps_serving_when_the_new_index_is_broken(small, tmp_path):
+    s = replace(small, index_dir=tmp_path / "index")
+    shutil.copytree(small.index_dir, s.index_dir)
+    logged = []
+    live = Live(s, every=60, log=logged.append)
+    served = live.current()
+    (s.index_dir / "CURRENT").write_bytes(b"build-does-not-exist\n")
+    assert live.check() is False and live.current() is served
+    assert logged and "keeping index" in logged[0]
