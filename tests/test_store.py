@@ -284,3 +284,14 @@ def test_live_source_keeps_serving_when_the_new_index_is_broken(small, tmp_path)
     (s.index_dir / "CURRENT").write_bytes(b"build-does-not-exist\n")
     assert live.check() is False and live.current() is served
     assert logged and "keeping index" in logged[0]
+
+
+def test_a_skipped_file_does_not_leave_the_index_stale(small, tmp_path):
+    s = replace(small, corpus_dir=tmp_path / "corpus", index_dir=tmp_path / "index")
+    shutil.copytree(small.corpus_dir, s.corpus_dir)
+    shutil.copytree(small.index_dir, s.index_dir)
+    (s.corpus_dir / "binary.txt").write_bytes(b"\x00\x01PK" * 100)
+    report = build(s)
+    assert [x for x in report.skipped if x.startswith("binary.txt: binary")]
+    assert report.embedded == 0 and report.documents == 2
+    assert Index.load(s.index_dir).stale_files(s.corpus_dir) == []

@@ -3,6 +3,7 @@ embedded; the rest keep their segments. `add` and `remove` change the corpus and
 one step. All three hold the index folder's build lock throughout."""
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 from dataclasses import dataclass, field
@@ -145,6 +146,8 @@ def _update(settings: Settings, full: bool, say, encoder, t0: float) -> BuildRep
     catalog = load_catalog(corpus)
     paths, skipped_pairs = scan(corpus, MAX_FILE_BYTES)
     skipped = [f"{n}: {why}" for n, why in skipped_pairs]
+    for name, _ in skipped_pairs:  # hashed all the same, or they would look stale for ever
+        files[name] = _hash_file(corpus / name)
     entries, ids, embedded = [], {}, 0
     enc = encoder
     for path in paths:
@@ -166,14 +169,12 @@ def _update(settings: Settings, full: bool, say, encoder, t0: float) -> BuildRep
             try:
                 seg = make_segment(path.name, data, entry, settings, enc)
             except Skip as err:
-                del files[path.name]
                 skipped.append(f"{path.name}: {err}")
                 continue
             e = disk.write_segment(index_dir, seg)
             embedded += len(seg.passages)
             say(f"embedded {len(seg.passages)} passages of {path.name}")
         if e["doc_id"] in ids:
-            del files[path.name]
             skipped.append(f"{path.name}: same document id as {ids[e['doc_id']]}")
             continue
         ids[e["doc_id"]] = path.name
@@ -210,6 +211,17 @@ def _update(settings: Settings, full: bool, say, encoder, t0: float) -> BuildRep
     disk.collect(index_dir)
     report.seconds = time.perf_counter() - t0
     return report
+
+
+def _hash_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+        return digest.hexdigest()
+    except OSError:
+        return "unreadable"  # as ingest.corpus_hashes records it
 
 
 def _intact(path: Path, entry: dict) -> bool:

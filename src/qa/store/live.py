@@ -40,7 +40,9 @@ class Live:
         self.settings = settings
         self.every = settings.reload_seconds if every is None else every
         self._log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
-        self._stamp = pointer_stamp(settings.index_dir)  # before loading: a later swap is seen
+        # Taken before loading, so a swap during the load is seen; with a searcher loaded
+        # earlier, none: the first check compares CURRENT's name with the index served.
+        self._stamp = None if searcher else pointer_stamp(settings.index_dir)
         self._searcher = searcher or Searcher(Index.load(settings.index_dir), settings)
         self.switched_at: str | None = None  # ISO time of the last switch; None: never
         self.switches = 0
