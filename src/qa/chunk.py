@@ -10,6 +10,7 @@ header its rows belong to, the sentence that introduces a list) goes into its co
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -48,6 +49,10 @@ class Passage:
     # passage is about when it does not say so itself (kept apart: it helps word matching,
     # and it blurs an embedding).
     opening: str = ""
+    # 1-based page where the passage begins, and where it ends if on a later page; None for
+    # formats without pages.
+    page: int | None = None
+    page_end: int | None = None
 
 
 @dataclass
@@ -186,7 +191,31 @@ def _paper_title(lines: list[tuple[int, str]], first: bool) -> str:
 
 # --- blocks ---------------------------------------------------------------------------------
 
+def _marked_blocks(doc: Document, lines: list[tuple[int, str]]) -> list[Block]:
+    """Blocks of a format that marks its own headings: the loader's headings are the
+    headings, and a numbered line is a list item."""
+    levels = {h.start: h.level for h in doc.headings}
+    blocks: list[Block] = []
+    for pos, line in lines:
+        s = line.strip()
+        if not s:
+            continue
+        start = pos + len(line) - len(line.lstrip())
+        end = pos + len(line)
+        if "\t" in line:
+            kind = "row"
+        elif pos in levels:
+            blocks.append(Block("heading", start, end, s, level=levels[pos]))
+            continue
+        else:
+            kind = "bullet" if _BULLET.match(s) or _NUMBERED.match(s) else "para"
+        blocks.append(Block(kind, start, end, s))
+    return blocks
+
+
 def _blocks(doc: Document, lines: list[tuple[int, str]], furniture: set[str]) -> list[Block]:
+    if doc.headings is not None:
+        return _marked_blocks(doc, lines)
     blocks: list[Block] = []
     cur: tuple | None = None
     n = len(lines)
@@ -386,8 +415,17 @@ class _PaperChunker:
     def _passage(self, a: int, b: int, kind: str, context: str, stack: list[Block],
                  opening: str = "") -> None:
         section = SECTION_SEP.join(_heading_label(h) for h in stack)
+        page, page_end = pages_of(self.doc.pages, a, b)
         self.out.append(Passage(self.doc.doc_id, self.paper.title, section, a, b,
-                                self.doc.text[a:b], kind, context, opening))
+                                self.doc.text[a:b], kind, context, opening, page, page_end))
+
+
+def pages_of(pages: list[int], start: int, end: int) -> tuple[int | None, int | None]:
+    """The 1-based page where text[start:end] begins, and the page it ends on if later."""
+    if not pages:
+        return None, None
+    first, last = bisect_right(pages, start), bisect_right(pages, max(start, end - 1))
+    return max(first, 1), (last if last > first else None)
 
 
 def chunk(doc: Document, cfg: ChunkSettings) -> list[Passage]:

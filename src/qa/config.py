@@ -53,6 +53,13 @@ class Settings:
     highlight_dense_weight: float = 0.7
     host: str = "127.0.0.1"
     port: int = 8000
+    # Files larger than this are skipped with a warning: read whole, a 50 MB text file makes
+    # 110,000 passages and 1.9 GB of memory. A 300-page plan with pictures is 5-30 MB as PDF.
+    max_file_mb: float = 40.0
+
+    @property
+    def max_file_bytes(self) -> int:
+        return int(self.max_file_mb * 2**20)
 
     @classmethod
     def from_env(cls, env: dict | None = None, **overrides) -> "Settings":
@@ -69,5 +76,6 @@ class Settings:
             sentence_weight=float(env.get("QA_SENTENCE_WEIGHT") or 0.5),
             host=env.get("QA_HOST") or "127.0.0.1",
             port=int(env.get("QA_PORT") or 8000),
+            max_file_mb=float(env.get("QA_MAX_FILE_MB") or 40.0),
         )
         return replace(s, **overrides) if overrides else s
