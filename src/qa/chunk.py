@@ -73,7 +73,16 @@ _PARTICULARS = re.compile(
     r"(?:mon|tues|wednes|thurs|fri|satur|sun)day\b,?\s+\d|"
     r"(?:january|february|march|april|may|june|july|august|september|october|november|december)"
     r"\s+\d{4}$)", re.I)
-_PAGE_NUMBER = re.compile(r"\s*\d+\s*$")
+# A page number after a heading ("Introduction 4"); not the end of a range ("Plan 2017-19").
+_PAGE_NUMBER = re.compile(r"(?<![-–/\d])\s*\d+\s*$")
+# Lines set apart like headings that no section is named by: a person with their role under
+# an agenda ("Martin Yardley, Deputy Chief Executive (Place)"), a notice ("Please note: a
+_SIGNATORY = re.compile(r"^(?:(?:Cllr|Dr|Mr|Mrs|Ms|Prof)\.?\s)?[A-Z][a-z'-]+(?:\s[A-Z][a-z'-]+){1,2},\s"
+                        r".*\b(?:Chief|Director|Officer|Executive|Manager|Councillor|Chair|Head|"
+                        r"Lead|Secretary|Clerk|Leader|Member)\b")
+# hearing loop is available"), an empty entry ("Nil", "None").
+_NOTICE = re.compile(r"^(?i:please\s|notes?\b|n\.?b\.?\b)|^\w+(?:\s\w+)?:\s+[a-z]|"
+                     r"^(?i:nil|none|n/?a|tb[ca])\.?$")
 
 
 def _lines(text: str):
@@ -232,7 +241,7 @@ def _blocks(doc: Document, lines: list[tuple[int, str]], furniture: set[str]) ->
         if s in furniture:
             blocks.append(Block("furniture", start, end, s))
             continue
-        if _PARTICULARS.match(s):
+        if _PARTICULARS.match(s) or _SIGNATORY.match(s) or _NOTICE.match(s):
             blocks.append(Block("para", start, end, s))
             continue
         bold = pos in doc.bold_lines
