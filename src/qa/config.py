@@ -10,6 +10,9 @@ MODES = ("hybrid", "bm25", "dense")
 FUSIONS = ("rrf", "score")
 MAX_QUERY_CHARS = 1000
 MAX_K = 50
+# Files larger than this are skipped with a warning: read whole, a 50 MB text file makes
+# 110,000 passages and 1.9 GB of memory. A 300-page plan with pictures is 5-30 MB as PDF.
+MAX_FILE_MB = 40.0
 
 
 def _project_root() -> Path:
@@ -53,9 +56,7 @@ class Settings:
     highlight_dense_weight: float = 0.7
     host: str = "127.0.0.1"
     port: int = 8000
-    # Files larger than this are skipped with a warning: read whole, a 50 MB text file makes
-    # 110,000 passages and 1.9 GB of memory. A 300-page plan with pictures is 5-30 MB as PDF.
-    max_file_mb: float = 40.0
+    max_file_mb: float = MAX_FILE_MB
 
     @property
     def max_file_bytes(self) -> int:
@@ -76,6 +77,6 @@ class Settings:
             sentence_weight=float(env.get("QA_SENTENCE_WEIGHT") or 0.5),
             host=env.get("QA_HOST") or "127.0.0.1",
             port=int(env.get("QA_PORT") or 8000),
-            max_file_mb=float(env.get("QA_MAX_FILE_MB") or 40.0),
+            max_file_mb=float(env.get("QA_MAX_FILE_MB") or MAX_FILE_MB),
         )
         return replace(s, **overrides) if overrides else s

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..config import MAX_FILE_MB
 from .catalog import CATALOG_NAME, load_catalog
 from .record import DOC_TYPES, CorpusError, DocRecord, Document, Heading, Skip, Table
 from .registry import read_bytes, sniff
@@ -23,7 +24,8 @@ __all__ = ["CATALOG_NAME", "DOC_TYPES", "CorpusError", "DocRecord", "Document", 
            "load_catalog", "name_for", "read_bytes", "read_corpus", "scan", "sniff"]
 
 
-def read_corpus(corpus_dir: Path, max_bytes: int) -> tuple[list[Document], list[tuple[str, str]]]:
+def read_corpus(corpus_dir: Path, max_bytes: int = int(MAX_FILE_MB * 2**20)
+                ) -> tuple[list[Document], list[tuple[str, str]]]:
     """All readable documents, and (file name, reason) for each file not indexed."""
     catalog = load_catalog(corpus_dir)
     paths, skipped = scan(corpus_dir, max_bytes)

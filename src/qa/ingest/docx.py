@@ -69,5 +69,5 @@ def load(data: bytes) -> Parsed:
     props = {"title": inline(core.title or ""), "author": inline(core.author or "")}
     when = core.created or core.modified
     if when is not None and when.year > 1990:
-        props["date"] = when.strftime("%Y-%m-%d")
+        props["created"] = when.strftime("%Y-%m-%d")
     return out.result({k: v for k, v in props.items() if v})

@@ -121,7 +121,11 @@ def from_text(text: str, headings: list | None) -> dict:
     area = _AREA.search(text[:20000])
     if area:
         out["area"] = _title_case(area.group(1))
-    date = find_date(text[:max(at + 1500, 1500)], near=at)
+    # Near the title: the first date anywhere is as often a meeting referred to or a target;
+    # a date in a table row is data.
+    near = re.sub(r"[^\n]*\t[^\n]*", lambda m: " " * len(m.group(0)),
+                  text[max(at - 200, 0):at + 400])
+    date = find_date(near, near=min(at, 200))
     if date:
         out["date"] = date
     low = head.lower()
@@ -134,14 +138,33 @@ def from_text(text: str, headings: list | None) -> dict:
     return out
 
 
+_ORGANISATION = re.compile(r"\b(?:Council|CCG|NHS|Trust|Partnership|Board|Commissioning|"
+                           r"Authority|STP|ICS|ICB|Alliance|Healthwatch)\b")
+
+
+def from_props(props: dict) -> dict:
+    """The format's metadata a person set: a title, an author that is an organisation (a
+    person's name is no publishing body), a date."""
+    out = {k: props[k] for k in ("title", "date") if props.get(k)}
+    kind = _kind_of(props.get("title", ""))
+    if kind:
+        out["type"] = kind
+    if _ORGANISATION.search(props.get("author", "")):
+        out["body"] = props["author"]
+    return out
+
+
 def infer(name: str, text: str, headings: list | None, props: dict,
           entry: dict | None) -> tuple[dict, dict]:
     """Each metadata field and where it came from: the catalog entry, the format's properties,
-    the file name, the text, in that order of trust. `type` falls back to "report"."""
+    the file name, the text, in that order of trust. A file's creation time (PDF, Word) is
+    when it was saved, not the paper's date: it is taken only when nothing else gives one.
+    `type` falls back to "report"."""
     meta = {f: "" for f in META_FIELDS}
     origins: dict[str, str] = {}
-    layers = (("text", from_text(text, headings)), ("file name", from_name(name)),
-              ("properties", {k: v for k, v in props.items() if k in META_FIELDS}),
+    layers = (("properties", {"date": props.get("created", "")}),
+              ("text", from_text(text, headings)), ("file name", from_name(name)),
+              ("properties", from_props(props)),
               ("catalog", {k: v for k, v in (entry or {}).items() if k in META_FIELDS}))
     for origin, values in layers:
         for k, v in values.items():

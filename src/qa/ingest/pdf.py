@@ -1,5 +1,6 @@
-"""PDF: text by lines with their font size and weight, through pdfplumber (pdfminer's layout
-analysis; chosen over pypdfium2 for its tables and per-character fonts, see eval/README.md).
+"""PDF: text by lines with their font size and weight, through PDFium (pypdfium2); tables
+through pdfplumber, on the pages that draw ruling lines only (eval/pdf_libraries.py: PDFium
+reads text about a hundred times faster; only pdfplumber finds tables).
 
 Headings are lines set larger than the body text (levels by size), or wholly bold short lines
 of body size; running headers, footers and page numbers (short lines at the top or bottom
@@ -17,7 +18,11 @@ from dataclasses import dataclass
 from .record import Parsed, Skip, TextBuilder, inline
 
 _PAGE_NO = re.compile(r"^(?:page\s*)?[-–(]?\s*\d{1,4}\s*[-–)]?(?:\s*(?:of|/)\s*\d{1,4})?$", re.I)
-_BULLET = re.compile(r"^[•●▪■◦‣⁃–\-*o]\s+")
+_BULLET = re.compile(r"^[•●▪■◦‣⁃–\-*o]\s+(?=\S)")
+# Glyphs the font maps to no character (U+FFFE/FFFF from PDFium, private-use symbols): at the
+# start of a line, a bullet.
+_CID = re.compile(r"[\ufffd\ufffe\uffff\ue000-\uf8ff]")
+_CID_BULLET = re.compile(r"^\s*[\ufffd\ufffe\uffff\ue000-\uf8ff]\s*")
 _BOLD_FONT = re.compile(r"bold|black|heavy|semibold|demi", re.I)
 MARGIN = 0.1  # share of the page height at top and bottom where running lines sit
 
@@ -27,47 +32,74 @@ class _Line:
     text: str
     size: float
     bold: bool
-    top: float
+    top: float  # distance from the top of the page, in points
     bottom: float
-    x0: float
     page: int
     table: list | None = None  # a table's rows, when this "line" is a whole table
 
 
-def _lines_of(page, n: int) -> list[_Line]:
-    tables = [t for t in page.find_tables() if len(t.rows) >= 2]
-    boxes = [t.bbox for t in tables]
+def _font(tp, i: int, buf) -> tuple[float, bool]:
+    """Size and weight of the character at index i of a text page."""
+    import ctypes
 
-    def in_table(w) -> bool:
-        cx, cy = (w["x0"] + w["x1"]) / 2, (w["top"] + w["bottom"]) / 2
-        return any(x0 <= cx <= x1 and t <= cy <= b for x0, t, x1, b in boxes)
+    import pypdfium2.raw as raw
 
-    words = [w for w in page.extract_words(extra_attrs=["size", "fontname"], use_text_flow=True)
-             if not in_table(w)]
-    lines: list[_Line] = []
-    cur: list = []
-    for w in words:
-        if cur and abs(w["top"] - cur[0]["top"]) > 0.5 * max(w["size"], 1):
-            lines.append(_join(cur, n))
-            cur = []
-        cur.append(w)
-    if cur:
-        lines.append(_join(cur, n))
-    for t in tables:
+    size = raw.FPDFText_GetFontSize(tp.raw, i)
+    raw.FPDFText_GetFontInfo(tp.raw, i, buf, len(buf), ctypes.byref(ctypes.c_int()))
+    bold = raw.FPDFText_GetFontWeight(tp.raw, i) >= 600 or bool(_BOLD_FONT.search(
+        buf.value.decode("latin-1", "replace")))
+    return round(size * 2) / 2, bold
+
+
+def _text_lines(page, n: int, tables: list) -> list[_Line]:
+    """The page's lines as PDFium reads them, each with the size and weight of its type
+    (sampled at its first, middle and last letters), lines inside a table left out."""
+    import ctypes
+
+    tp = page.get_textpage()
+    height = page.get_height()
+    text = tp.get_text_range()
+    buf = ctypes.create_string_buffer(128)
+    lines, pos = [], 0
+    for raw_line in text.split("\r\n"):
+        at = pos
+        pos += len(raw_line) + 2
+        line = _CID_BULLET.sub("• ", raw_line)
+        if not line.strip():
+            continue
+        idx = [at + k for k, c in enumerate(raw_line) if not c.isspace()]
+        samples = [_font(tp, i, buf) for i in {idx[0], idx[len(idx) // 2], idx[-1]}]
+        size = Counter(sz for sz, _ in samples).most_common(1)[0][0]
+        box = tp.get_charbox(idx[0], loose=True)
+        top, bottom = height - box[3], height - box[1]
+        cx, cy = (box[0] + box[2]) / 2, height - (box[1] + box[3]) / 2
+        if any(x0 <= cx <= x1 and t <= cy <= b for x0, t, x1, b in tables):
+            continue
+        lines.append(_Line(_CID.sub("", line).strip(), size, all(b for _, b in samples),
+                           top, bottom, n))
+    return lines
+
+
+def _tables(plumber_page) -> list:
+    """Tables drawn with ruling lines, found by pdfplumber: (bbox, rows)."""
+    found = []
+    for t in plumber_page.find_tables():
         rows = [[c or "" for c in row] for row in t.extract()]
-        lines.append(_Line("", 0, False, t.bbox[1], t.bbox[3], t.bbox[0], n, rows))
+        if len(rows) >= 2:
+            found.append((t.bbox, rows))
+    return found
+
+
+def _page_lines(page, n: int, plumber) -> list[_Line]:
+    import pypdfium2.raw as raw
+
+    # Only a page with drawn lines can hold a ruled table: pdfplumber, a hundred times slower
+    # than PDFium at text, reads those pages alone.
+    paths = sum(1 for o in page.get_objects() if o.type == raw.FPDF_PAGEOBJ_PATH)
+    tables = _tables(plumber().pages[n]) if paths >= 4 else []
+    lines = _text_lines(page, n, [bbox for bbox, _ in tables])
+    lines += [_Line("", 0, False, bbox[1], bbox[3], n, rows) for bbox, rows in tables]
     return sorted(lines, key=lambda ln: ln.top)
-
-
-def _join(words: list, n: int) -> _Line:
-    words = sorted(words, key=lambda w: w["x0"])
-    sizes = Counter()
-    for w in words:
-        sizes[round(w["size"] * 2) / 2] += len(w["text"])
-    return _Line(" ".join(w["text"] for w in words), sizes.most_common(1)[0][0],
-                 all(_BOLD_FONT.search(w["fontname"]) for w in words),
-                 min(w["top"] for w in words), max(w["bottom"] for w in words),
-                 words[0]["x0"], n)
 
 
 def _running(pages: list[list[_Line]], heights: list[float]) -> set[str]:
@@ -88,36 +120,46 @@ def _is_furniture(ln: _Line, h: float, running: set[str]) -> bool:
 
 
 def _props(pdf) -> dict:
-    meta = pdf.metadata or {}
+    meta = pdf.get_metadata_dict(skip_empty=True)
     props = {}
     for key, name in (("Title", "title"), ("Author", "author")):
-        v = meta.get(key)
-        if isinstance(v, bytes):
-            v = v.decode("utf-8", "replace")
-        if isinstance(v, str) and inline(v) and not re.match(r"^(untitled|microsoft word)", v, re.I):
-            props[name] = inline(v)
-    created = meta.get("CreationDate")
-    if isinstance(created, bytes):
-        created = created.decode("latin-1")
-    m = re.match(r"^(?:D:)?((?:19|20)\d\d)(\d\d)(\d\d)", created or "")
+        v = inline(meta.get(key, ""))
+        if v and not re.match(r"^(untitled|microsoft word)", v, re.I):
+            props[name] = v
+    m = re.match(r"^(?:D:)?((?:19|20)\d\d)(\d\d)(\d\d)", meta.get("CreationDate", ""))
     if m:
-        props["date"] = f"{m.group(1)}-{m.group(2)}-{m.group(3)}"
+        props["created"] = f"{m.group(1)}-{m.group(2)}-{m.group(3)}"
     return props
 
 
 def load(data: bytes) -> Parsed:
-    import pdfplumber
-    from pdfminer.pdfdocument import PDFPasswordIncorrect
+    import pypdfium2 as pdfium
+
+    plumbed = []
+
+    def plumber():
+        import pdfplumber
+
+        if not plumbed:
+            plumbed.append(pdfplumber.open(io.BytesIO(data)))
+        return plumbed[0]
 
     try:
-        pdf = pdfplumber.open(io.BytesIO(data))
-        pages = [_lines_of(p, i) for i, p in enumerate(pdf.pages)]
-        heights = [float(p.height) for p in pdf.pages]
+        pdf = pdfium.PdfDocument(data)
+    except pdfium.PdfiumError as e:
+        if "password" in str(e).lower():
+            raise Skip("encrypted PDF (save it without a password)") from e
+        raise Skip(f"unreadable PDF ({e})") from e
+    try:
+        pages = [_page_lines(pdf[i], i, plumber) for i in range(len(pdf))]
+        heights = [pdf[i].get_height() for i in range(len(pdf))]
         props = _props(pdf)
-    except PDFPasswordIncorrect as e:
-        raise Skip("encrypted PDF (save it without a password)") from e
-    except Exception as e:  # pdfminer raises many types for a damaged file; all mean one thing
+    except Exception as e:  # PDFium and pdfminer raise many types for a damaged file
         raise Skip(f"unreadable PDF ({type(e).__name__}: {e})"[:200]) from e
+    finally:
+        for p in plumbed:
+            p.close()
+        pdf.close()
     if not any(ln.text.strip() or ln.table for lines in pages for ln in lines):
         raise Skip(f"no text layer (a scanned PDF of {len(pages)} page(s)? "
                    "run it through OCR first)")
@@ -143,7 +185,7 @@ def _level(ln: _Line, levels: dict, body_size: float) -> int:
     if ln.size in levels:
         return levels[ln.size]
     if ln.bold and abs(ln.size - body_size) < 1 and len(ln.text) <= 100 and \
-            not ln.text.rstrip().endswith((".", ",", ";")):
+            not ln.text.rstrip().endswith((".", ",", ";", ":")):
         return len(levels) + 1
     return 0
 
@@ -169,7 +211,9 @@ def _write_page(out: TextBuilder, lines: list[_Line], levels: dict, body_size: f
         lv = _level(ln, levels, body_size)
         text = ln.text.strip()
         gap = ln.top - prev.bottom if prev else 1e9
-        near = prev is not None and gap < 0.8 * ln.size
+        # Lines of a paragraph touch (their boxes span ascent to descent); paragraphs are
+        # set apart by a few points.
+        near = prev is not None and gap < 0.35 * ln.size
         if lv:
             # A heading wrapped onto a second line ("Better Care Fund Plan 2017-" / "19") is
             # one heading.
