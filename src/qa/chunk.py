@@ -269,7 +269,27 @@ def _blocks(doc: Document, lines: list[tuple[int, str]], furniture: set[str]) ->
             continue
         kind = "bullet" if _BULLET.match(s) or (nums is not None and not blank_before) else "para"
         blocks.append(Block(kind, start, end, s))
-    return blocks
+    return _join_wrapped_headings(blocks)
+
+
+_WRAPPED = re.compile(r"(?:[-–/&,]|\b(?:and|of|for|the|to|in|on|with))$", re.I)
+
+
+def _join_wrapped_headings(blocks: list[Block]) -> list[Block]:
+    """A heading cut at a line break ("24. Better Care Fund Plan 2017-" / "19") with its
+    continuation: the heading's last word asks for more and the next line, short and not a
+    sentence, follows it directly."""
+    out: list[Block] = []
+    for b in blocks:
+        prev = out[-1] if out else None
+        if (prev is not None and prev.kind == "heading" and b.kind == "para"
+                and b.start == prev.end + 1 and _WRAPPED.search(prev.text)
+                and len(b.text) <= 60 and not b.text.endswith(".")):
+            glue = "" if prev.text.endswith(("-", "–", "/")) else " "
+            out[-1] = Block("heading", prev.start, b.end, prev.text + glue + b.text, prev.level)
+            continue
+        out.append(b)
+    return out
 
 
 def parse(doc: Document) -> list[Paper]:
