@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT / "eval"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from load import questions, run as load_run, start_server  # noqa: E402
-from pdf_bench import pdf_figures, pdf_rows  # noqa: E402
+from ingest_bench import pdf_figures, pdf_rows  # noqa: E402
 
 from qa.bm25 import SparseBM25, tokenize  # noqa: E402
 from qa.chunk import Passage  # noqa: E402

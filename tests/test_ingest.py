@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from fixtures.make import (DOCX_TABLE, HTML_PAGE, MARKDOWN, PDF_FACT, PDF_TABLE, RUNNING_HEADER,
+from fixtures.make import (DOCX_TABLE, HTML_DIV_PAGE, HTML_PAGE, MARKDOWN, PDF_FACT, PDF_TABLE, RUNNING_HEADER,
                            plan_docx, plan_pdf, scanned_pdf)
 from qa.chunk import chunk
 from qa.config import ChunkSettings, Settings
@@ -77,6 +77,13 @@ def test_html_keeps_the_main_content_only_with_entities_decoded():
     assert holding(passages, "County Hospital\t24\t30").context.endswith(
         "Site\tBeds now\tBeds in 2020") or "Site\tBeds now" in holding(
         passages, "County Hospital").text
+
+
+def test_an_html_page_without_main_loses_its_menu_sidebar_and_footer():
+    doc, passages = passages_of("minutes.html", HTML_DIV_PAGE.encode())
+    assert "STRIPME" not in doc.text and "A to Z" not in doc.text
+    assert holding(passages, "delayed transfers").section == (
+        "Health Scrutiny Board minutes › Actions")
 
 
 def test_markdown_headings_are_in_the_section_path_and_pipe_tables_are_rows():

@@ -1,11 +1,13 @@
-"""PDF ingest speed and the choice of PDF library, measured on generated PDFs.
+"""Ingest speed and the choice of libraries, measured on generated files.
 
-    python eval/pdf_bench.py          # library comparison, then the 300-page figures
+    python eval/ingest_bench.py          # library comparisons, then the 300-page figures
 
 Prints (1) pypdfium2 and pdfplumber side by side on a 40-page plan and on the four-page test
 fixture: pages a second, and whether the text keeps the fact sentence whole, drops the running
-header and keeps table cells apart; (2) for a 300-page PDF generated from the corpus text:
-pages a second through planqa's loader and chunker, against encoding its passages.
+header and keeps table cells apart; (2) selectolax (planqa's HTML loader) and trafilatura on
+the two test pages: milliseconds a page, boilerplate left, content kept, heading levels;
+(3) for a 300-page PDF generated from the corpus text: pages a second through planqa's loader
+and chunker, against encoding its passages.
 eval/bench.py prints the same 300-page lines among its own.
 """
 from __future__ import annotations
@@ -19,7 +21,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from fixtures.make import PDF_FACT, RUNNING_HEADER, corpus_pdf, plan_pdf  # noqa: E402
+from fixtures.make import (HTML_DIV_PAGE, HTML_PAGE, PDF_FACT, RUNNING_HEADER,  # noqa: E402
+                           corpus_pdf, plan_pdf)
 
 from qa.chunk import chunk  # noqa: E402
 from qa.config import Settings  # noqa: E402
@@ -78,6 +81,41 @@ def compare_libraries(settings: Settings) -> list[dict]:
     return rows
 
 
+HTML_CONTENT = ("hyper-acute stroke unit", "Rehabilitation moves closer to home",
+                "County Hospital", "freed 40 beds", "delayed transfers")
+
+
+def _trafilatura(page: str) -> tuple[str, int]:
+    import trafilatura
+
+    xml = trafilatura.extract(page, output_format="xml", include_tables=True) or ""
+    return xml, xml.count("<head ")
+
+
+def _selectolax(page: str) -> tuple[str, int]:
+    from qa.ingest import html
+
+    parsed = html.load(page.encode())
+    return parsed.text, len(parsed.headings)
+
+
+def compare_html(repeats: int = 50) -> list[dict]:
+    rows = []
+    for name, read in (("selectolax (planqa loader)", _selectolax),
+                       ("trafilatura (xml)", _trafilatura)):
+        read(HTML_PAGE)
+        t0 = time.perf_counter()
+        for _ in range(repeats):
+            outs = [read(p) for p in (HTML_PAGE, HTML_DIV_PAGE)]
+        ms = (time.perf_counter() - t0) / repeats / 2 * 1000
+        text = "\n".join(o[0] for o in outs).replace("\u2011", "-")
+        rows.append({"reader": name, "ms_per_page": round(ms, 2),
+                     "boilerplate_left": text.count("STRIPME"),
+                     "content_kept": sum(c in text for c in HTML_CONTENT),
+                     "headings": sum(o[1] for o in outs)})
+    return rows
+
+
 def pdf_figures(settings: Settings, encoder, pages: int = 300) -> dict:
     """Ingest (read and chunk) of a generated PDF of `pages` pages, against encoding its
     passages once with the given encoder."""
@@ -113,6 +151,11 @@ def main() -> int:
         print(f"{r['reader']:<44}{r['pages_per_s']:>9}  {r['fact whole']!s:<10}  "
               f"{r['running header gone']!s:<11}  {r['page numbers gone']!s:<12}  "
               f"{r['table cells apart']}")
+    print(f"\n{'reader':<44}{'ms/page':>9}  boilerplate left  content kept (of "
+          f"{len(HTML_CONTENT)})  headings")
+    for r in compare_html():
+        print(f"{r['reader']:<44}{r['ms_per_page']:>9}  {r['boilerplate_left']:<16}  "
+              f"{r['content_kept']:<21}  {r['headings']}")
     fig = pdf_figures(settings, get_encoder(settings.model, settings.encoder))
     print()
     for name, value, ratio in pdf_rows(fig):
