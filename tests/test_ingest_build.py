@@ -65,9 +65,14 @@ def test_every_format_is_indexed_and_each_skip_is_named(mixed):
     assert {"scan.pdf", "chart.png"} <= set(searcher.index.manifest["files"])
 
 
-def test_cli_shows_the_page_and_names_skipped_files(mixed):
+def test_cli_shows_the_page_and_names_skipped_files(mixed, tmp_path):
     s, _, _ = mixed
     env = {"QA_CORPUS": str(s.corpus_dir), "QA_INDEX": str(s.index_dir)}
     out = qa_cli("search", "urgent treatment centre at Watford", "-k", "1", env_extra=env)
     assert out.returncode == 0, out.stderr
     assert "p. 3, characters" in out.stdout and "2. Urgent Treatment Centres" in out.stdout
+    out = qa_cli("build", env_extra={**env, "QA_INDEX": str(tmp_path / "index")})
+    assert out.returncode == 0, out.stderr
+    assert "skipped scan.pdf: no text layer" in out.stderr
+    assert "skipped chart.png: unsupported format (a PNG image)" in out.stderr
+    assert "4 documents" in out.stdout and "2 file(s) skipped" in out.stdout
