@@ -151,8 +151,11 @@ def load(data: bytes) -> Parsed:
             raise Skip("encrypted PDF (save it without a password)") from e
         raise Skip(f"unreadable PDF ({e})") from e
     try:
-        pages = [_page_lines(pdf[i], i, plumber) for i in range(len(pdf))]
-        heights = [pdf[i].get_height() for i in range(len(pdf))]
+        pages, heights = [], []
+        for i in range(len(pdf)):
+            page = pdf[i]
+            pages.append(_page_lines(page, i, plumber))
+            heights.append(page.get_height())
         props = _props(pdf)
     except Exception as e:  # PDFium and pdfminer raise many types for a damaged file
         raise Skip(f"unreadable PDF ({type(e).__name__}: {e})"[:200]) from e
