@@ -4,9 +4,10 @@ People ask about "bed blocking", "family doctors" and "care packages"; the plans
 "delayed transfers of care", "GP" and "domiciliary care". The vocabulary is a file in the
 Solr/Elasticsearch synonyms format, so it can be read, edited and extended by hand:
 
-    # a comment line
-    delayed transfers of care, delayed discharge, DToC     (equivalent: each gives the others)
-    bed blocking => delayed transfers of care, DToC        (one way: the left gains the right)
+    # equivalent terms, each gaining the others:
+    delayed transfers of care, delayed discharge, DToC
+    # one way, the left gaining the right:
+    bed blocking => delayed transfers of care, DToC
 
 Phrases match a question case-insensitively on whole words, each word Snowball-stemmed so
 plurals and simple inflections match ("care homes", "nursing home"); stop words are kept, so
