@@ -6,7 +6,7 @@ import json
 import pytest
 
 from conftest import qa_cli
-from qa.synonyms import Expansion, Synonyms, SynonymsError
+from qa.synonyms import SHIPPED, Expansion, Synonyms, SynonymsError
 
 
 @pytest.fixture(scope="module")
@@ -52,6 +52,20 @@ def test_malformed_line_names_file_and_line(line, why):
 
 def test_shipped_vocabulary_is_several_hundred_rules(shipped):
     assert len(shipped) >= 350
+
+
+def test_every_shipped_line_expands_something():
+    # A line whose terms all stem alike ("school nurse, school nurses") would do nothing.
+    from importlib import resources
+
+    text = resources.files("qa").joinpath(SHIPPED).read_text("utf-8")
+    idle = []
+    for n, line in enumerate(text.splitlines(), 1):
+        if line.strip() and not line.startswith("#"):
+            lefts = line.split("=>")[0].split(",")
+            if not any(Synonyms.parse(line).expand(t) for t in lefts):
+                idle.append(n)
+    assert idle == []
 
 
 def test_multiword_lay_phrase_gains_the_plans_term(shipped):
