@@ -79,6 +79,10 @@ def test_plurals_and_case_match(shipped):
     # Snowball leaves the s of a plural acronym; it still matches the singular rule.
     assert "general practitioner" in expanded(shipped, "where are GPs short")["GPs"]
     assert "care home" in expanded(shipped, "old people's homes")["old people's homes"]
+    # "A & E" and "A and E" are A&E; the source is quoted as the question wrote it.
+    for written in ("A & E waits", "a and e waits", "A&E waits"):
+        assert "4-hour standard" in expanded(shipped, f"why are {written} long?")[written]
+    assert list(expanded(shipped, "Bed Blocking\u2019s cost")) == ["Bed Blocking\u2019s"]
 
 
 def test_whole_words_only(shipped):

@@ -24,8 +24,10 @@ from .bm25 import _stemmer
 
 SHIPPED = "data/synonyms.txt"
 
-# "A&E" and "people's" are one word each; "out-of-hours" is three.
-_WORD = re.compile(r"[a-z0-9£%]+(?:[&'][a-z0-9]+)*")
+# "A&E" and "people's" are one word each, and so are "A & E" and "A and E" (read as "a&e");
+# "out-of-hours" is three.
+_WORD = re.compile(r"\b(?P<pair>[a-z])\s*(?:&|\band\b)\s*(?P<other>[a-z])\b"
+                   r"|[a-z0-9£%]+(?:[&'][a-z0-9]+)*", re.I)
 _VOWELS = frozenset("aeiouy")
 
 
@@ -50,13 +52,17 @@ def _norm(word: str) -> str:
     return stem
 
 
-def _tokens(text: str) -> list[re.Match]:
-    return list(_WORD.finditer(text.lower().replace("\u2019", "'")))
+def _tokens(text: str) -> list[tuple[int, int, str]]:
+    """(start, end, word) of each word, the word lower-cased and stemmed."""
+    # Matched in the text as given (lower() may change its length), so offsets hold.
+    return [(m.start(), m.end(),
+             _norm((f"{m['pair']}&{m['other']}" if m["pair"] else m.group()).lower()))
+            for m in _WORD.finditer(text.replace("\u2019", "'"))]
 
 
 def key(phrase: str) -> tuple[str, ...]:
     """The phrase as matched: its words, lower-cased and stemmed."""
-    return tuple(_norm(m.group()) for m in _tokens(phrase))
+    return tuple(w for _, _, w in _tokens(phrase))
 
 
 def _contains(words: tuple[str, ...], phrase: tuple[str, ...]) -> bool:
@@ -116,7 +122,7 @@ class Synonyms:
         """What the question's phrases expand to, longest phrase first where two overlap,
         in question order; terms the question already holds are left out."""
         toks = _tokens(question)
-        words = tuple(_norm(m.group()) for m in toks)
+        words = tuple(w for _, _, w in toks)
         found = []
         for i in range(len(words)):
             for n in range(min(self._longest, len(words) - i), 0, -1):
@@ -132,7 +138,7 @@ class Synonyms:
         for i, j in sorted(chosen):
             terms = tuple(t for t, tk in self._targets[words[i:j]] if not _contains(words, tk))
             if terms:
-                out.append(Expansion(question[toks[i].start():toks[j - 1].end()], terms))
+                out.append(Expansion(question[toks[i][0]:toks[j - 1][1]], terms))
         return out
 
 
