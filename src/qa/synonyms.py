@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
@@ -44,6 +45,7 @@ class Expansion:
         return {"from": self.source, "to": list(self.terms)}
 
 
+@lru_cache(maxsize=1 << 16)  # the vocabulary repeats its words; questions repeat theirs
 def _norm(word: str) -> str:
     stem = _stemmer().stemWord(word)
     # Snowball keeps the s of a plural acronym ("GPs", "CCGs", "A&Es": no vowel before it).
@@ -70,18 +72,20 @@ def _contains(words: tuple[str, ...], phrase: tuple[str, ...]) -> bool:
     return any(words[i:i + n] == phrase for i in range(len(words) - n + 1))
 
 
+Term = tuple[str, tuple[str, ...]]  # a phrase as written, and its key
+Rule = tuple[tuple[Term, ...], tuple[Term, ...]]  # (terms that match, terms they expand to)
+
+
 class Synonyms:
-    def __init__(self, rules: list[tuple[tuple[str, ...], tuple[str, ...]]]):
-        # rules: (phrases that match, phrases they expand to), in file order.
-        self._rules = rules
+    def __init__(self, rules: list[Rule]):
+        self._rules = rules  # in file order
         # phrase key -> [(term, term key)], each term once, never the phrase itself
-        self._targets: dict[tuple[str, ...], list[tuple[str, tuple[str, ...]]]] = {}
+        self._targets: dict[tuple[str, ...], list[Term]] = {}
         for sources, targets in rules:
-            keyed = [(t, key(t)) for t in targets]
-            for k in map(key, sources):
+            for _, k in sources:
                 out = self._targets.setdefault(k, [])
                 seen = {k, *(tk for _, tk in out)}
-                for term, tk in keyed:
+                for term, tk in targets:
                     if tk not in seen:
                         seen.add(tk)
                         out.append((term, tk))
@@ -142,7 +146,7 @@ class Synonyms:
         return out
 
 
-def _rule(line: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+def _rule(line: str) -> Rule:
     if line.count("=>") > 1:
         raise SynonymsError("more than one '=>'")
     left, arrow, right = line.partition("=>")
@@ -154,11 +158,13 @@ def _rule(line: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     return sources, sources
 
 
-def _phrases(side: str) -> tuple[str, ...]:
-    phrases = tuple(p.strip() for p in side.split(","))
-    for p in phrases:
+def _phrases(side: str) -> tuple[Term, ...]:
+    terms = []
+    for p in (p.strip() for p in side.split(",")):
         if not p:
             raise SynonymsError("an empty term (two commas together, or nothing beside '=>')")
-        if not key(p):
+        k = key(p)
+        if not k:
             raise SynonymsError(f"the term {p!r} has no letters or digits")
-    return phrases
+        terms.append((p, k))
+    return tuple(terms)
