@@ -144,7 +144,9 @@ def test_command_prints_expansions_and_json():
 
 def test_user_file_adds_to_the_shipped_vocabulary(tmp_path):
     mine = tmp_path / "mine.txt"
-    mine.write_text("# our words\nfamily doctors => family medicine\nwaiting rooms, lobbies\n")
+    # As a Windows editor saves it: a byte-order mark and CRLF line ends.
+    mine.write_bytes("\ufeff# our words\r\nfamily doctors => family medicine\r\n"
+                     "waiting rooms, lobbies\r\n".encode("utf-8"))
     out = qa_cli("synonyms", "family doctors and waiting rooms",
                  env_extra={"QA_SYNONYMS": str(mine)})
     assert out.returncode == 0, out.stderr

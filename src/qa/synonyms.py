@@ -114,7 +114,7 @@ class Synonyms:
         if extra is None:
             return ours
         try:
-            text = Path(extra).read_text("utf-8")
+            text = Path(extra).read_text("utf-8-sig")  # an editor's byte-order mark is no term
         except FileNotFoundError:
             raise SynonymsError(f"the synonyms file {extra} (QA_SYNONYMS) does not exist") from None
         except (OSError, UnicodeDecodeError) as e:
