@@ -56,6 +56,7 @@ class Settings:
     highlight_dense_weight: float = 0.7
     host: str = "127.0.0.1"
     port: int = 8000
+    synonyms: Path | None = None  # a user's synonyms file, read after the shipped vocabulary
     max_file_mb: float = MAX_FILE_MB
 
     @property
@@ -77,6 +78,7 @@ class Settings:
             sentence_weight=float(env.get("QA_SENTENCE_WEIGHT") or 0.5),
             host=env.get("QA_HOST") or "127.0.0.1",
             port=int(env.get("QA_PORT") or 8000),
+            synonyms=Path(env["QA_SYNONYMS"]) if env.get("QA_SYNONYMS") else None,
             max_file_mb=float(env.get("QA_MAX_FILE_MB") or MAX_FILE_MB),
         )
         return replace(s, **overrides) if overrides else s
