@@ -7,13 +7,24 @@ import os
 import pytest
 
 from fixtures.make import (DOCX_TABLE, HTML_DIV_PAGE, HTML_PAGE, MARKDOWN, PDF_FACT, PDF_TABLE, RUNNING_HEADER,
-                           plan_docx, plan_pdf, scanned_pdf)
+                           encrypted_pdf, plan_docx, plan_pdf, scanned_pdf)
 from qa.chunk import chunk
 from qa.config import ChunkSettings, Settings
 from qa.ingest import (CorpusError, Skip, corpus_hashes, doc_id_for, load_catalog, name_for,
                        read_bytes, read_corpus, scan)
 
 CFG = ChunkSettings()
+
+
+def _zip(files: dict) -> bytes:
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for name, text in files.items():
+            z.writestr(name, text)
+    return buf.getvalue()
 
 
 def passages_of(name, data, entry=None):
@@ -188,6 +199,10 @@ def test_every_file_is_read_or_named_with_its_reason(tmp_path):
     (corpus / "data.bin").write_bytes(b"\x00\x01\x02" * 100)
     (corpus / "empty.txt").write_text("\n\n")
     (corpus / "broken.pdf").write_bytes(b"%PDF-1.4\n garbage")
+    (corpus / "locked.pdf").write_bytes(encrypted_pdf())
+    docx = plan_docx()
+    (corpus / "broken.docx").write_bytes(docx.replace(b"word/document.xml", b"word/document.xmX"))
+    (corpus / "sheet.xlsx").write_bytes(_zip({"xl/workbook.xml": "<workbook/>"}))
     (corpus / "big.txt").write_text("word " * 300_000)
     (corpus / ".DS_Store").write_bytes(b"\x00")
     (corpus / "passwd").symlink_to("/etc/passwd")
@@ -199,6 +214,9 @@ def test_every_file_is_read_or_named_with_its_reason(tmp_path):
     assert "binary" in reasons["data.bin"]
     assert reasons["empty.txt"] == "no text"
     assert "unreadable PDF" in reasons["broken.pdf"]
+    assert "encrypted PDF" in reasons["locked.pdf"]
+    assert "unreadable" in reasons["broken.docx"] or "unsupported" in reasons["broken.docx"]
+    assert "Excel workbook" in reasons["sheet.xlsx"]
     assert "over the size limit" in reasons["big.txt"] and "QA_MAX_FILE_MB" in reasons["big.txt"]
     assert reasons[".DS_Store"] == "hidden file"
     assert "outside the corpus" in reasons["passwd"]
