@@ -7,7 +7,7 @@ import os
 import pytest
 
 from fixtures.make import (DOCX_TABLE, HTML_DIV_PAGE, HTML_PAGE, MARKDOWN, PDF_FACT, PDF_TABLE, RUNNING_HEADER,
-                           encrypted_pdf, plan_docx, plan_pdf, scanned_pdf)
+                           encrypted_pdf, pdf_bytes, plan_docx, plan_pdf, scanned_pdf)
 from qa.chunk import chunk
 from qa.config import ChunkSettings, Settings
 from qa.ingest import (CorpusError, Skip, corpus_hashes, doc_id_for, load_catalog, name_for,
@@ -273,3 +273,21 @@ def test_the_size_limit_is_a_setting():
 def test_scanned_pdf_is_reported_as_such():
     with pytest.raises(Skip, match="no text layer"):
         read_bytes("scan.pdf", scanned_pdf(), None)
+
+
+def test_a_passage_running_onto_the_next_page_names_both():
+    from qa.chunk import pages_of
+
+    assert pages_of([0, 100, 200], 50, 150) == (1, 2)
+    assert pages_of([0, 100, 200], 100, 200) == (2, None)
+    assert pages_of([0, 100, 200], 150, 260) == (2, 3)
+    assert pages_of([], 0, 10) == (None, None)
+    # A paragraph too long for its page: the sentence the page break cuts stays whole, the
+    # page beginning inside it, and the passage holding it is cited "pp. 1-2".
+    sentence = "Beds in the community will rise as the new model of care beds in. "
+    data = pdf_bytes([[("h2", "1. Community beds"), ("p", sentence * 100)]])
+    doc, passages = passages_of("beds.pdf", data)
+    assert len(doc.pages) == 2 and "\n" not in doc.text[doc.pages[1] - 40:doc.pages[1] + 40]
+    assert sentence * 80 in doc.text
+    across = [p for p in passages if p.start < doc.pages[1] < p.end]
+    assert across and all((p.page, p.page_end) == (1, 2) for p in across)

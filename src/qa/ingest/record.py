@@ -140,10 +140,13 @@ class TextBuilder:
             start = self._line(s, "heading")
             self.headings.append(Heading(start, start + len(s), max(1, min(level, 6))))
 
-    def para(self, s: str) -> None:
+    def para(self, s: str, page_starts: list[int] = ()) -> None:
+        """A paragraph; page_starts, offsets within it where a new page begins (a paragraph
+        running on over a page break)."""
         s = inline(s)
         if s:
-            self._line(s, "para")
+            start = self._line(s, "para")
+            self.pages.extend(start + k for k in page_starts)
 
     def item(self, s: str, marker: str = "•") -> None:
         s = inline(s)
