@@ -34,6 +34,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from load import questions, run as load_run, start_server  # noqa: E402
 from store_bench import figures as store_figures, rows as store_rows  # noqa: E402
+from ingest_bench import pdf_figures, pdf_rows  # noqa: E402
 
 from qa.bm25 import SparseBM25, tokenize  # noqa: E402
 from qa.chunk import Passage  # noqa: E402
@@ -252,6 +253,8 @@ def main() -> int:
         proc.wait(timeout=30)
     print("growth ...", flush=True)
     growth = growth_figures(index, settings, searcher.encoder, qs, sizes, repeats)
+    print("PDF ingest ...", flush=True)
+    pdf_fig = pdf_figures(settings, searcher.encoder)
     store = store_figures()  # incremental builds and live switching (issue 13)
 
     # For a batch of passages the faster encoder may be the other one.
@@ -279,6 +282,7 @@ def main() -> int:
         (f"hybrid at {growth[-1]['copies']} x ({growth[-1]['passages']} passages)",
          f"{growth[-1]['hybrid_ms']:.2f} ms",
          f"{growth[-1]['hybrid_ms'] / growth[-1]['encode_ms']:.2f} x (target 2)"),
+        *pdf_rows(pdf_fig),
     ] + store_rows(store)
     print(f"\nfloor: {fast} query encode beside the searches, {floor_ms:.2f} ms\n")
     print(f"{'measure':<44}{'value':>22}  against the floor")
@@ -295,7 +299,7 @@ def main() -> int:
     (results / "bench.json").write_text(json.dumps({
         "floor": floor, "fast_encoder": fast, "floor_ms": floor_ms, "in_process_ms": inproc,
         "served": served, "build": build_fig, "startup": start, "growth": growth,
-        "store": store}, indent=1))
+        "pdf": pdf_fig, "store": store}, indent=1))
     plot(growth, ROOT / "eval" / "latency_vs_size.png")
     print(f"\nwrote {results / 'bench.json'} and {ROOT / 'eval' / 'latency_vs_size.png'}")
     return 0

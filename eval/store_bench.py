@@ -101,7 +101,7 @@ def fifty(work: Path, base_index: Path, copies: int = 50, seed: int = 0) -> dict
             if entry:
                 new_catalog[name] = entry
             seg = from_bytes((base_index / e["file"]).read_bytes())
-            doc_id = doc_id_for(Path(name))
+            doc_id = doc_id_for(name)
             seg.key = segment_key(name, file_hash(data), entry, fp)
             seg.doc = dataclasses.replace(seg.doc, doc_id=doc_id, path=name)
             seg.passages = [dataclasses.replace(p, doc_id=doc_id) for p in seg.passages]

@@ -37,7 +37,9 @@ def corpus_of(folder: Path, names) -> Path:
     folder.mkdir(parents=True)
     for n in names:
         shutil.copy(CORPUS / n, folder / n)
-    shutil.copy(CORPUS / "catalog.json", folder / "catalog.json")
+    catalog = json.loads((CORPUS / "catalog.json").read_text())
+    catalog["documents"] = {n: e for n, e in catalog["documents"].items() if n in names}
+    (folder / "catalog.json").write_text(json.dumps(catalog))
     return folder
 
 
@@ -90,8 +92,11 @@ def test_incremental_update_equals_full_rebuild(small, tmp_path):
 
     removed = remove(s, [THIRD.removesuffix(".txt")])
     assert (removed.removed, removed.embedded) == ([THIRD], 0)
-    assert (s.corpus_dir / ".removed" / THIRD).exists() and not (s.corpus_dir / THIRD).exists()
+    assert (s.index_dir / "removed" / THIRD).exists() and not (s.corpus_dir / THIRD).exists()
     assert results(Index.load(s.index_dir), s) == results(before, s)
+    again = add(s, [s.index_dir / "removed" / THIRD])  # added back: its segment is reused
+    assert again.embedded == 0 and again.added == [THIRD]
+    assert results(Index.load(s.index_dir), s) == results(full, s)
 
 
 def test_merged_bm25_equals_rank_bm25_fit():
@@ -254,7 +259,7 @@ def test_a_server_switches_index_under_load_without_a_failed_request(small, tmp_
     try:
         for n in range(4):  # remove and add back a paper: each a new build
             report = (remove(s, [SMALL[0]]) if n % 2 == 0
-                      else add(s, [s.corpus_dir / ".removed" / SMALL[0]]))
+                      else add(s, [s.index_dir / "removed" / SMALL[0]]))
             ended, deadline = time.monotonic(), time.monotonic() + 5
             while time.monotonic() < deadline:
                 with urllib.request.urlopen(f"{base}/healthz") as r:
@@ -273,6 +278,9 @@ def test_a_server_switches_index_under_load_without_a_failed_request(small, tmp_
         live.stop()
     assert len(statuses) > 20 and set(statuses) == {200}, [x for x in statuses if x != 200][:3]
     assert live.switches == 4
+    # A removed paper's catalog entry waited beside it and came back with it.
+    assert SMALL[0] in json.loads((s.corpus_dir / "catalog.json").read_text())["documents"]
+    assert not json.loads((s.index_dir / "removed" / "catalog.json").read_text())["documents"]
 
 
 def test_live_source_keeps_serving_when_the_new_index_is_broken(small, tmp_path):

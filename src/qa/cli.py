@@ -87,7 +87,7 @@ def cmd_remove(args, settings: Settings) -> int:
     from .store import remove
 
     report = remove(settings, args.documents, wait=not args.no_wait, progress=_say)
-    print(report.summary() + f"; the files are in {settings.corpus_dir / '.removed'}")
+    print(report.summary() + f"; the files are in {settings.index_dir / 'removed'}")
     return 0
 
 
@@ -110,6 +110,13 @@ def cmd_search(args, settings: Settings) -> int:
     return 0
 
 
+def page_label(item) -> str:
+    """"p. 12, " or "pp. 12–13, " for a hit or commitment from a paged document, else ""."""
+    if not item.page:
+        return ""
+    return f"pp. {item.page}–{item.page_end}, " if item.page_end else f"p. {item.page}, "
+
+
 def format_results(res, color: bool = False) -> str:
     from .chunk import section_path
 
@@ -125,7 +132,7 @@ def format_results(res, color: bool = False) -> str:
         cite = section_path(h)
         if cite:
             out.append(f"   § {cite}")
-        out.append(f"   ({h.doc_id}, characters {h.start}–{h.end})")
+        out.append(f"   ({h.doc_id}, {page_label(h)}characters {h.start}–{h.end})")
         body = _mark(h.text, h.highlights, color)
         for para in body.split("\n"):
             out.append(textwrap.fill(para, 100, initial_indent="   ", subsequent_indent="   ")
@@ -195,9 +202,24 @@ def cmd_commitments(args, settings: Settings) -> int:
             where = SECTION_SEP.join(x for x in (c.title, section_path(c)) if x)
             topic = f"{c.topic}: " if c.topic else ""
             print(f"- {topic}{c.text}" + (f"  [{tail}]" if tail else ""))
-            print(f"    {where} ({c.doc_id}, {c.start}–{c.end})")
+            print(f"    {where} ({c.doc_id}, {page_label(c)}{c.start}–{c.end})")
         if items:
             print(f"{len(items)} commitments")
+    return 0
+
+
+def cmd_synonyms(args, settings: Settings) -> int:
+    from .search import validate
+    from .synonyms import Synonyms
+
+    query, _ = validate(args.query, 1, MODES[0])  # the same limits as a search's question
+    expansions = Synonyms.load(settings.synonyms).expand(query)
+    if args.json:
+        print(json.dumps({"query": query, "expansions": [e.to_dict() for e in expansions]},
+                         ensure_ascii=False, indent=1))
+    else:
+        print("\n".join(f"{e.source} -> {'; '.join(e.terms)}" for e in expansions)
+              or "no expansions")
     return 0
 
 
@@ -237,7 +259,7 @@ def make_parser() -> argparse.ArgumentParser:
     sp.set_defaults(func=cmd_add)
 
     sp = sub.add_parser("remove", parents=[no_wait],
-                        help="take papers out of corpus/ (to corpus/.removed/) and the index")
+                        help="take papers out of corpus/ (to index/removed/) and the index")
     sp.add_argument("documents", nargs="+", metavar="DOC_ID|FILE")
     sp.set_defaults(func=cmd_remove)
 
@@ -276,6 +298,11 @@ def make_parser() -> argparse.ArgumentParser:
     fmt.add_argument("--json", action="store_true", help="JSON output")
     sp.set_defaults(func=cmd_commitments)
 
+    sp = sub.add_parser("synonyms", help="show what a question's words expand to")
+    sp.add_argument("query")
+    sp.add_argument("--json", action="store_true", help="machine-readable output")
+    sp.set_defaults(func=cmd_synonyms)
+
     sp = sub.add_parser("info", help="show what the index holds and whether it is stale")
     sp.add_argument("--verify", action="store_true",
                     help="check every index file against its recorded checksum")
@@ -290,6 +317,7 @@ def main(argv: list[str] | None = None) -> int:
     from .ingest import CorpusError
     from .search import QueryError
     from .store import BadInput, IndexError_
+    from .synonyms import SynonymsError
 
     args = make_parser().parse_args(argv)
     try:
@@ -300,9 +328,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args, settings)
     except (QueryError, IndexError_, CorpusError, ModelError, EvalFileError, CliError,
-            FilterError, BadInput) as e:
+            FilterError, SynonymsError, BadInput) as e:
         print(f"qa: error: {e}", file=sys.stderr)
-        return 2 if isinstance(e, (QueryError, CliError, FilterError, BadInput)) else 1
+        return 2 if isinstance(e, (QueryError, CliError, FilterError, SynonymsError,
+                                   BadInput)) else 1
     except KeyboardInterrupt:
         print("qa: interrupted", file=sys.stderr)
         return 130

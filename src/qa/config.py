@@ -10,6 +10,9 @@ MODES = ("hybrid", "bm25", "dense")
 FUSIONS = ("rrf", "score")
 MAX_QUERY_CHARS = 1000
 MAX_K = 50
+# Files larger than this are skipped with a warning: read whole, a 50 MB text file makes
+# 110,000 passages and 1.9 GB of memory. A 300-page plan with pictures is 5-30 MB as PDF.
+MAX_FILE_MB = 40.0
 
 
 def _project_root() -> Path:
@@ -55,6 +58,12 @@ class Settings:
     port: int = 8000
     # How often a running server looks at the index's CURRENT pointer for a new build.
     reload_seconds: float = 1.0
+    synonyms: Path | None = None  # a user's synonyms file, read after the shipped vocabulary
+    max_file_mb: float = MAX_FILE_MB
+
+    @property
+    def max_file_bytes(self) -> int:
+        return int(self.max_file_mb * 2**20)
 
     @classmethod
     def from_env(cls, env: dict | None = None, **overrides) -> "Settings":
@@ -72,5 +81,7 @@ class Settings:
             host=env.get("QA_HOST") or "127.0.0.1",
             port=int(env.get("QA_PORT") or 8000),
             reload_seconds=float(env.get("QA_RELOAD_SECONDS") or 1.0),
+            synonyms=Path(env["QA_SYNONYMS"]) if env.get("QA_SYNONYMS") else None,
+            max_file_mb=float(env.get("QA_MAX_FILE_MB") or MAX_FILE_MB),
         )
         return replace(s, **overrides) if overrides else s

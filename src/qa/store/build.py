@@ -3,7 +3,7 @@ embedded; the rest keep their segments. `add` and `remove` change the corpus and
 one step. All three hold the index folder's build lock throughout."""
 from __future__ import annotations
 
-import hashlib
+import json
 import os
 import time
 from dataclasses import dataclass, field
@@ -12,12 +12,13 @@ from typing import Callable
 
 from .. import __version__
 from ..config import Settings
-from ..ingest import CATALOG_NAME, MAX_FILE_BYTES, CorpusError, Skip, load_catalog, read_bytes, scan
+from ..ingest import (CATALOG_NAME, CorpusError, Skip, corpus_hashes, load_catalog, read_bytes,
+                      scan)
 from . import disk
 from .lock import build_lock
 from .segment import file_hash, fingerprint, make_segment, segment_key
 
-REMOVED = ".removed"  # where `qa remove` puts a file: out of the collection, not lost
+REMOVED = "removed"  # index/removed/: where `qa remove` puts a file, out of the corpus, not lost
 
 
 class BadInput(ValueError):
@@ -89,6 +90,8 @@ def add(settings: Settings, paths: list[Path], wait: bool = True,
             chosen[name] = data
         for name, data in chosen.items():
             disk._write_atomic(corpus / name, data)
+        _move_entries(settings.index_dir / REMOVED / CATALOG_NAME, corpus / CATALOG_NAME,
+                      list(chosen))
         report = _update(settings, False, say, encoder, t0)
         lost = [s for s in report.skipped if s.split(":", 1)[0] in chosen]
         if lost:  # the corpus scan would not take it (a format the folder does not index)
@@ -99,7 +102,7 @@ def add(settings: Settings, paths: list[Path], wait: bool = True,
 def remove(settings: Settings, targets: list[str], wait: bool = True,
            progress: Callable[[str], None] | None = None, encoder=None) -> BuildReport:
     """Take documents (by file name or doc id) out of the collection and update the index.
-    Their files move to corpus/.removed/, so nothing is lost; unknown names change nothing."""
+    Their files move to index/removed/, so nothing is lost; unknown names change nothing."""
     say = progress or (lambda msg: None)
     t0 = time.perf_counter()
     corpus = settings.corpus_dir
@@ -108,17 +111,21 @@ def remove(settings: Settings, targets: list[str], wait: bool = True,
         by_id = {e["doc_id"]: e["path"] for e in prev.get("segments", [])}
         names = []
         for t in targets:
-            name = Path(t).name if (corpus / Path(t).name).is_file() else by_id.get(t)
+            name = t if (corpus / t).is_file() and (corpus / t).resolve().is_relative_to(
+                corpus.resolve()) else by_id.get(t)
             if name is None or not (corpus / name).is_file():
                 raise BadInput(f"no document {t!r} in {corpus}: give a file name or a doc id "
                                "('qa info' lists them)")
             names.append(name)
         if prev and not set(by_id.values()) - set(names):
             raise BadInput("that would remove every document; an index needs at least one")
-        bin_ = corpus / REMOVED
-        bin_.mkdir(exist_ok=True)
-        for name in dict.fromkeys(names):
+        bin_ = settings.index_dir / REMOVED
+        names = list(dict.fromkeys(names))
+        for name in names:
+            (bin_ / name).parent.mkdir(parents=True, exist_ok=True)
             os.replace(corpus / name, bin_ / name)
+        # The catalog may not name a missing file: the entries go with the files.
+        _move_entries(corpus / CATALOG_NAME, bin_ / CATALOG_NAME, names)
         return _update(settings, False, say, encoder, t0)
 
 
@@ -144,21 +151,24 @@ def _update(settings: Settings, full: bool, say, encoder, t0: float) -> BuildRep
         # the reverse.
         files[CATALOG_NAME] = file_hash(catalog_path.read_bytes())
     catalog = load_catalog(corpus)
-    paths, skipped_pairs = scan(corpus, MAX_FILE_BYTES)
+    paths, skipped_pairs = scan(corpus, settings.max_file_bytes)
     skipped = [f"{n}: {why}" for n, why in skipped_pairs]
-    for name, _ in skipped_pairs:  # hashed all the same, or they would look stale for ever
-        files[name] = _hash_file(corpus / name)
-    entries, ids, embedded = [], {}, 0
+    if skipped_pairs:  # hashed all the same, as staleness does, or they would look stale for ever
+        now = corpus_hashes(corpus)
+        files.update((n, now.get(n, "unreadable")) for n, _ in skipped_pairs)
+    entries, embedded = [], 0
     enc = encoder
     for path in paths:
+        name = path.relative_to(corpus).as_posix()
         try:
             data = path.read_bytes()
         except OSError as e:
-            skipped.append(f"{path.name}: {e.strerror or e}")
+            skipped.append(f"{name}: unreadable ({e.strerror or e})")
+            files[name] = "unreadable"
             continue
-        sha = files[path.name] = file_hash(data)  # hashed as read: what the index holds
-        entry = catalog.get(path.name)
-        key = segment_key(path.name, sha, entry, fp)
+        sha = files[name] = file_hash(data)  # hashed as read: what the index holds
+        entry = catalog.get(name)
+        key = segment_key(name, sha, entry, fp)
         if key in reusable:
             e = reusable[key]
         elif not full and (e := disk.stored_segment(index_dir, key)) is not None:
@@ -167,17 +177,13 @@ def _update(settings: Settings, full: bool, say, encoder, t0: float) -> BuildRep
             if enc is None:
                 enc = get_encoder(settings.model, settings.encoder)
             try:
-                seg = make_segment(path.name, data, entry, settings, enc)
+                seg = make_segment(name, data, entry, settings, enc)
             except Skip as err:
-                skipped.append(f"{path.name}: {err}")
+                skipped.append(f"{name}: {err}")
                 continue
             e = disk.write_segment(index_dir, seg)
             embedded += len(seg.passages)
-            say(f"embedded {len(seg.passages)} passages of {path.name}")
-        if e["doc_id"] in ids:
-            skipped.append(f"{path.name}: same document id as {ids[e['doc_id']]}")
-            continue
-        ids[e["doc_id"]] = path.name
+            say(f"embedded {len(seg.passages)} passages of {name}")
         entries.append(e)
     if not entries:
         raise CorpusError(f"no readable documents in {corpus}")
@@ -213,15 +219,21 @@ def _update(settings: Settings, full: bool, say, encoder, t0: float) -> BuildRep
     return report
 
 
-def _hash_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    try:
-        with open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                digest.update(block)
-        return digest.hexdigest()
-    except OSError:
-        return "unreadable"  # as ingest.corpus_hashes records it
+def _move_entries(source: Path, target: Path, names: list[str]) -> None:
+    """Move the catalog entries of these files from one catalog file to another (a removed
+    paper's entry is kept beside it, and comes back when the paper is added again)."""
+    if not source.exists():
+        return
+    src = json.loads(source.read_text(encoding="utf-8"))
+    moving = {n: src["documents"].pop(n) for n in names if n in src.get("documents", {})}
+    if not moving:
+        return
+    dst = json.loads(target.read_text(encoding="utf-8")) if target.exists() else {}
+    dst.setdefault("documents", {}).update(moving)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # The target first: killed in between, an entry is in both places, never in neither.
+    disk._write_atomic(target, json.dumps(dst, ensure_ascii=False, indent=1).encode())
+    disk._write_atomic(source, json.dumps(src, ensure_ascii=False, indent=1).encode())
 
 
 def _intact(path: Path, entry: dict) -> bool:
