@@ -136,8 +136,7 @@ def _update(settings: Settings, full: bool, say, encoder, t0: float) -> BuildRep
     index_dir, corpus = settings.index_dir, settings.corpus_dir
     fp = fingerprint(settings)
     prev = None if full else disk.previous(index_dir)
-    if prev and {k: prev.get(k) for k in fp if k != "format"} != \
-            {k: v for k, v in fp.items() if k != "format"}:
+    if prev and any(prev.get(k) != v for k, v in fp.items()):
         say("the model, encoder or chunker settings changed: rebuilding every document")
         prev = None
     reusable = {e["key"]: e for e in (prev or {}).get("segments", [])
