@@ -42,12 +42,16 @@ def bm25_from_counts(parts: list[tuple[list[str], sparse.csr_matrix]],
     (see `glossary_counts`)."""
     forms = [(tokenize(a), tokenize(lf)) for a, lf in (glossary.entries.items() if glossary
                                                         else ())]
-    vocab_list = sorted(set().union(*(terms for terms, _ in parts),
-                                    *(a + lf for a, lf in forms)))
-    vocab = {t: i for i, t in enumerate(vocab_list)}
-    rows, cols, tfs, offset = [], [], [], 0
+    # One sort of every segment's terms gives the vocabulary and each term's place in it
+    # (numpy's string order is Python's: by code point).
+    every = [t for terms, _ in parts for t in terms] + [t for a, lf in forms for t in a + lf]
+    vocab_arr, places = np.unique(np.array(every, dtype=str), return_inverse=True)
+    vocab_list = vocab_arr.tolist()
+    vocab = dict(zip(vocab_list, range(len(vocab_list))))
+    rows, cols, tfs, offset, at = [], [], [], 0, 0
     for terms, counts in parts:
-        glob = np.fromiter((vocab[t] for t in terms), np.int64, len(terms))
+        glob = places[at:at + len(terms)].astype(np.int64)
+        at += len(terms)
         coo = counts.tocoo()
         rows.append(glob[coo.col])
         cols.append(coo.row.astype(np.int64) + offset)
