@@ -53,6 +53,9 @@ class Settings:
     highlight_dense_weight: float = 0.7
     host: str = "127.0.0.1"
     port: int = 8000
+    # The address readers reach the page at ("https://plans.example.org"): citation links are
+    # built from it, never from a request's Host header; empty gives relative links.
+    public_url: str = ""
 
     @classmethod
     def from_env(cls, env: dict | None = None, **overrides) -> "Settings":
@@ -69,5 +72,6 @@ class Settings:
             sentence_weight=float(env.get("QA_SENTENCE_WEIGHT") or 0.5),
             host=env.get("QA_HOST") or "127.0.0.1",
             port=int(env.get("QA_PORT") or 8000),
+            public_url=(env.get("QA_PUBLIC_URL") or "").rstrip("/"),
         )
         return replace(s, **overrides) if overrides else s
