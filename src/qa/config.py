@@ -68,6 +68,7 @@ class Settings:
     ranker: str = "plain"
     host: str = "127.0.0.1"
     port: int = 8000
+    synonyms: Path | None = None  # a user's synonyms file, read after the shipped vocabulary
 
     @classmethod
     def from_env(cls, env: dict | None = None, **overrides) -> "Settings":
@@ -86,5 +87,6 @@ class Settings:
             ranker=env.get("QA_RANKER") or "plain",
             host=env.get("QA_HOST") or "127.0.0.1",
             port=int(env.get("QA_PORT") or 8000),
+            synonyms=Path(env["QA_SYNONYMS"]) if env.get("QA_SYNONYMS") else None,
         )
         return replace(s, **overrides) if overrides else s
