@@ -53,8 +53,6 @@ class Settings:
     sentence_weight: float = 0.5
     # Share of the highlight choice that comes from sentence vectors (the rest: shared words).
     highlight_dense_weight: float = 0.7
-    # A user's synonyms file, added to the shipped vocabulary.
-    synonyms: Path | None = None
     # BM25 weight of the vocabulary's expansions, against 1 for the asker's own words.
     synonym_weight: float = 0.5
     # How the dense side uses the question reworded in the plans' words: the better of the
@@ -83,7 +81,6 @@ class Settings:
             fusion=env.get("QA_FUSION") or "score",
             dense_weight=float(env.get("QA_DENSE_WEIGHT") or 0.4),
             sentence_weight=float(env.get("QA_SENTENCE_WEIGHT") or 0.5),
-            synonyms=Path(env["QA_SYNONYMS"]) if env.get("QA_SYNONYMS") else None,
             ranker=env.get("QA_RANKER") or "plain",
             host=env.get("QA_HOST") or "127.0.0.1",
             port=int(env.get("QA_PORT") or 8000),
