@@ -14,7 +14,8 @@ class Query:
     text: str
     terms: list[str]            # the asker's own words, stemmed, and their adjacent pairs
     forms: list[str]            # terms of each acronym's other form (the corpus glossary)
-    synonym_terms: list[str]    # terms of the vocabulary's expansions, weighted below the rest
+    # The vocabulary's expansions: for each, the BM25 terms of each of its wordings.
+    synonym_terms: list[list[list[str]]]
     weights: dict[str, float]   # each own term's idf
     wants: str | None           # answer_type.FIGURE / DATE / WHO, or None
     acronym: str | None         # the acronym the question asks to have spelt out
@@ -36,11 +37,10 @@ def analyse(text: str, bm25: SparseBM25, glossary: Glossary, synonyms=None) -> Q
     seen = own | set(forms)
     synonym_terms = []
     for e in expansions:
-        for phrase in e.terms:
-            for t in tokenize(phrase):
-                if t not in seen:
-                    seen.add(t)
-                    synonym_terms.append(t)
+        wordings = [[t for t in tokenize(phrase) if t not in seen] for phrase in e.terms]
+        wordings = [w for w in wordings if w]
+        if wordings:
+            synonym_terms.append(wordings)
     return Query(text=text, terms=terms, forms=forms, synonym_terms=synonym_terms,
                  weights={t: bm25.idf(t) for t in own},
                  wants=answer_type.wanted(text),
@@ -48,13 +48,19 @@ def analyse(text: str, bm25: SparseBM25, glossary: Glossary, synonyms=None) -> Q
                  expansions=expansions, rephrased=rephrase(text, expansions))
 
 
+def _acronym(phrase: str) -> bool:
+    return not any(c.islower() for c in phrase)
+
+
 def rephrase(text: str, expansions) -> str | None:
-    """The question with each expanded phrase put in the plans' words (each expansion's first
-    term): "bed blocking in Coventry" -> "delayed transfers of care in Coventry". None when
-    nothing expands."""
-    if not expansions:
-        return None
+    """The question with each expanded phrase put in the plans' words (the expansion's first
+    wording that is not an acronym): "bed blocking in Coventry" -> "delayed transfers of care
+    in Coventry". Acronyms are left as asked both ways: the encoder knows the common ones and
+    loses a short question's meaning to a spelt-out or abbreviated name. None when nothing is
+    reworded."""
     out = text
     for e in expansions:
-        out = out.replace(e.source, e.terms[0], 1)
-    return out
+        wording = next((t for t in e.terms if not _acronym(t)), None)
+        if wording and not _acronym(e.source):
+            out = out.replace(e.source, wording, 1)
+    return out if out != text else None

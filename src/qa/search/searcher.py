@@ -159,8 +159,13 @@ class Searcher:
     def bm25_scores(self, q: Query, mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         """BM25 of every passage for the question's own terms (with its acronyms' other forms)
         and, apart, for the vocabulary's expansions."""
-        own = self.index.bm25.scores(q.bm25_terms)
-        syn = self.index.bm25.scores(q.synonym_terms)
+        bm25 = self.index.bm25
+        own = bm25.scores(q.bm25_terms)
+        # An expansion's wordings are alternatives: a passage scores by the one it matches
+        # best, so an expansion with many wordings does not outweigh one with a single one.
+        syn = np.zeros_like(own)
+        for wordings in q.synonym_terms:
+            syn += np.max([bm25.scores(w) for w in wordings], axis=0)
         if mask is not None:
             own = np.where(mask, own, -np.inf)
         return own, syn
