@@ -41,16 +41,17 @@ FOLDS = 5
 # release before them.
 LEVERS = {
     "synonym_weight": [0.0, 0.2, 0.35, 0.5, 0.7, 1.0],
+    "also_weight": [0.0, 0.1, 0.2, 0.35, 0.5],
     "expansion": ["off", "max", "blend"],
     "answer_weight": [0.0, 0.05, 0.1, 0.15, 0.2, 0.3],
     "diversity": [0.0, 0.02, 0.05, 0.1, 0.2],
 }
 # No-answer thresholds tried (every combination).
 SILENCE = {
-    "missing": [0.0, 0.15, 0.25, 0.34, 0.5, 1.0],
+    "missing": [0.0, 0.2, 0.34, 0.5, 0.67, 1.0],
     "cosine": [0.0, 0.25, 0.3, 0.35, 0.4, 0.45],
     "coverage": [0.3, 0.5, 0.7, 1.01],
-    "answer": [-1.0, 0.0, 0.2, 0.4],
+    "answer": [0.0, 0.1, 0.2, 0.3],
 }
 MAX_FALSE = 0.02  # wrongly flagged answerable questions allowed on the training folds
 
@@ -81,8 +82,8 @@ def prepare(searcher: Searcher, questions) -> list[Prepared]:
         q = searcher.analyse(qu.question)
         texts = [q.text] + ([q.rephrased] if q.rephrased else [])
         vectors = searcher.encoder.encode(texts)
-        own, syn = searcher.bm25_scores(q, None)
-        every = features.compute(searcher.passages, q, ids, own, syn, vectors)
+        own, syn, also = searcher.bm25_scores(q, None)
+        every = features.compute(searcher.passages, q, ids, own, syn, also, vectors)
         found = {}
         if qu.needles:
             for pid in range(n):
@@ -98,7 +99,7 @@ def pool(p: Prepared, s: Settings) -> features.Candidates:
     """The candidates the searcher would pool under settings s (exact cosines for FAISS)."""
     e, depth = p.every, s.candidate_depth
     tops = [np.argsort(-e.cos, kind="stable")[:depth],
-            np.argsort(-(e.bm25 + s.synonym_weight * e.bm25_syn), kind="stable")[:depth]]
+            np.argsort(-rank.sparse_of(e, s), kind="stable")[:depth]]
     if s.expansion != "off" and p.query.rephrased:
         tops.append(np.argsort(-e.cos_x, kind="stable")[:depth])
     return e.take(np.unique(np.concatenate(tops)))
@@ -229,7 +230,7 @@ def main(argv=None) -> int:
     ap.add_argument("--json", help="write the figures here")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
-    base = Settings.from_env(ranker="plain", synonym_weight=0.0, expansion="off",
+    base = Settings.from_env(ranker="plain", synonym_weight=0.0, also_weight=0.0, expansion="off",
                              answer_weight=0.0, diversity=0.0)
     searcher = Searcher.open(base)
     prep = prepare(searcher, load_questions(Path(args.questions)))

@@ -53,8 +53,10 @@ class Settings:
     sentence_weight: float = 0.5
     # Share of the highlight choice that comes from sentence vectors (the rest: shared words).
     highlight_dense_weight: float = 0.7
-    # BM25 weight of the vocabulary's expansions, against 1 for the asker's own words.
+    # BM25 weight of the vocabulary's expansions, against 1 for the asker's own words: of
+    # phrases the plans never use, and of phrases they use too.
     synonym_weight: float = 0.5
+    also_weight: float = 0.2
     # How the dense side uses the question reworded in the plans' words: the better of the
     # two matches (max), their mean (blend), or not at all (off).
     expansion: str = "max"

@@ -67,7 +67,8 @@ class Candidates:
     ids: np.ndarray
     doc: np.ndarray         # the document's number in the index, for diversity
     bm25: np.ndarray        # BM25 of the question's own terms and its acronyms' other forms
-    bm25_syn: np.ndarray    # BM25 of the vocabulary's expansions
+    bm25_syn: np.ndarray    # BM25 of the expansions of phrases the plans never use
+    bm25_also: np.ndarray   # BM25 of the expansions of phrases the plans use too
     cos: np.ndarray         # passage cosine to the question
     sent: np.ndarray        # best sentence's cosine to the question
     cos_x: np.ndarray       # the same to the question in the plans' words (= cos without)
@@ -91,7 +92,7 @@ class Candidates:
 
 def compute(cache: PassageCache, q: Query, ids: np.ndarray,
             bm25: np.ndarray | None, bm25_syn: np.ndarray | None,
-            vectors: np.ndarray | None) -> Candidates:
+            bm25_also: np.ndarray | None, vectors: np.ndarray | None) -> Candidates:
     """The candidates' features. vectors: the question's vector and, when it has one, the
     rephrased question's (rows); None when the dense side does not run."""
     index, n = cache.index, len(ids)
@@ -126,6 +127,7 @@ def compute(cache: PassageCache, q: Query, ids: np.ndarray,
         ids=ids,
         doc=cache.doc[ids],
         bm25=zeros if bm25 is None else bm25, bm25_syn=zeros if bm25_syn is None else bm25_syn,
+        bm25_also=zeros if bm25_also is None else bm25_also,
         cos=cos, sent=sent, cos_x=cos_x, sent_x=sent_x, coverage=coverage,
         sent_share=sent_share, answer=answer, section=section,
         defining=(np.fromiter((defines(passages[i].text, q.acronym) for i in ids), np.float32, n)

@@ -17,6 +17,7 @@ from .features import Candidates
 from .query import Query
 
 _WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*[A-Za-z]|[A-Za-z]")
+_POSSESSIVE = re.compile(r"['’]s$")
 
 # Words that frame a request to a search box rather than say what it is about: a plan need
 # not use them to answer ("is there anything in the documents about ...").
@@ -26,25 +27,25 @@ mention mentioned mentions currently current latest still going happening really
 get got""".split())
 
 
-def missing_terms(q: Query, bm25: SparseBM25) -> list[str]:
-    """The question's content words (as written) that no indexed passage holds in any form."""
-    covered = [(e.source.lower(), e.terms) for e in q.expansions]
+def content(text: str) -> list[str]:
+    """The question's words that say what it is about, lower-cased, each once."""
     out: list[str] = []
-    for m in _WORD.finditer(q.text):
-        w = m.group().strip("'’-")
-        low = w.lower()
-        if (len(low) < 3 or low in STOPWORDS or low in QUESTION_WORDS
+    for m in _WORD.finditer(text):
+        low = _POSSESSIVE.sub("", m.group().lower()).strip("'’-")
+        if not (len(low) < 3 or low in STOPWORDS or low in QUESTION_WORDS
                 or low in DEFINITION_WORDS or low in FRAMING or low in out):
-            continue
-        stems = words(low)
-        if not stems or all(s in bm25.vocab for s in stems):
-            continue
-        # A word the vocabulary rewords counts as present when the plans hold a rewording.
-        if any(low in source.split() and any(_held(t, bm25) for t in terms)
-               for source, terms in covered):
-            continue
-        out.append(low)
+            out.append(low)
     return out
+
+
+def missing_terms(q: Query, bm25: SparseBM25) -> list[str]:
+    """The question's content words that no indexed passage holds in any form."""
+    rewordings = [(e.source.lower().split(), e.terms) for e in q.expansions]
+    # A word the vocabulary rewords counts as present when the plans hold a rewording.
+    return [w for w in content(q.text)
+            if not _held(w, bm25)
+            and not any(w in source and any(_held(t, bm25) for t in terms)
+                        for source, terms in rewordings)]
 
 
 def _held(phrase: str, bm25: SparseBM25) -> bool:
@@ -57,48 +58,40 @@ class Signals:
     """What the silence test reads, for one question."""
 
     missing: float      # share of the question's content words that no document holds
-    cosine: float       # best passage cosine (best sentence blended) to the question
+    cosine: float       # best cosine (passage or its best sentence) to the question
     coverage: float     # idf share of the question's words held by the top passage
-    agree: float        # 1 when the top BM25 passage is among the top 3 dense ones
     answer: float       # the top passage's best sentence holding what is asked, by share
     wants: bool         # whether the question asks for a figure, a date or a body
 
-    def as_row(self) -> list[float]:
-        return [self.missing, self.cosine, self.coverage, self.agree, self.answer,
-                float(self.wants)]
-
 
 def signals(q: Query, c: Candidates, final: np.ndarray, missing: list[str]) -> Signals:
-    content = {w for w in (m.group().lower() for m in _WORD.finditer(q.text))
-               if len(w) >= 3 and w not in STOPWORDS and w not in QUESTION_WORDS
-               and w not in FRAMING and w not in DEFINITION_WORDS}
+    share = len(missing) / max(len(content(q.text)), 1)
     if len(c) == 0:
-        return Signals(1.0 if missing else 0.0, 0.0, 0.0, 0.0, 0.0, q.wants is not None)
+        return Signals(share, 0.0, 0.0, 0.0, q.wants is not None)
     top = int(np.argmax(final))
-    dense = np.maximum(c.sent, c.cos)
-    agree = float(int(np.argmax(c.bm25)) in np.argsort(-dense)[:3])
-    return Signals(missing=len(missing) / max(len(content), 1),
-                   cosine=float(dense.max()), coverage=float(c.coverage[top]), agree=agree,
-                   answer=float(c.answer[top]), wants=q.wants is not None)
+    return Signals(missing=share, cosine=float(np.maximum(c.sent, c.cos).max()),
+                   coverage=float(c.coverage[top]), answer=float(c.answer[top]),
+                   wants=q.wants is not None)
 
 
 @dataclass(frozen=True)
 class Thresholds:
-    """When the plans are taken to be silent (fitted by eval/cv.py): any content word missing
-    from every document beyond `missing` share, or weak meaning and weak word evidence."""
+    """When the plans are taken to be silent: more than `missing` of the question's content
+    words in no document; or no passage near it in meaning (cosine) that also holds its
+    distinctive words (coverage); or, asked for a figure, date or body, a top passage none of
+    whose sentences holding one shares `answer` of the question's weight."""
 
-    missing: float = 0.0
+    missing: float = 1.0
     cosine: float = 0.3
     coverage: float = 0.5
     answer: float = 0.0
 
 
 def silent(s: Signals, t: Thresholds) -> bool:
-    if s.missing > t.missing:
-        return True
-    if s.wants and s.answer <= t.answer and s.cosine < t.cosine + 0.1:
-        return True
-    return s.cosine < t.cosine and s.coverage < t.coverage
+    return (s.missing > t.missing
+            or (s.cosine < t.cosine and s.coverage < t.coverage)
+            or (s.wants and s.answer < t.answer))
 
 
+# Fitted by eval/cv.py on the dev set (see eval/README.md).
 FITTED = Thresholds()

@@ -21,9 +21,15 @@ def _minmax(x: np.ndarray) -> np.ndarray:
     return (x - lo) / (hi - lo) if hi > lo else np.ones_like(x)
 
 
-def sparse_scores(c: Candidates, settings: Settings) -> np.ndarray:
-    """BM25 with the vocabulary's expansions counted below the asker's own words."""
-    return c.bm25 + settings.synonym_weight * c.bm25_syn
+def sparse_scores(own: np.ndarray, syn: np.ndarray, also: np.ndarray,
+                  settings: Settings) -> np.ndarray:
+    """BM25 with the vocabulary's expansions counted below the asker's own words: those of
+    phrases the plans never use at one weight, those of phrases they use too at another."""
+    return own + settings.synonym_weight * syn + settings.also_weight * also
+
+
+def sparse_of(c: Candidates, settings: Settings) -> np.ndarray:
+    return sparse_scores(c.bm25, c.bm25_syn, c.bm25_also, settings)
 
 
 def dense_scores(c: Candidates, settings: Settings) -> np.ndarray:
@@ -55,32 +61,33 @@ def plain(c: Candidates, mode: str, fusion: str, settings: Settings) -> np.ndarr
     if mode == "dense":
         return dense_scores(c, settings)
     if mode == "bm25":
-        return sparse_scores(c, settings)
+        return sparse_of(c, settings)
     # Fused scores lie in 0-1, so a definition asked for comes first; a sentence holding what
     # the question asks for (a figure, a date, a body) near its words lifts its passage.
-    return (fuse(dense_scores(c, settings), sparse_scores(c, settings), fusion, settings)
+    return (fuse(dense_scores(c, settings), sparse_of(c, settings), fusion, settings)
             + c.defining + settings.answer_weight * c.answer)
 
 
 FEATURES = ("fused", "dense", "sparse", "cos", "sent", "cos_x", "sent_x", "bm25_syn",
-            "coverage", "sent_share", "answer", "section", "defining", "log_length",
+            "bm25_also", "coverage", "sent_share", "answer", "section", "defining", "log_length",
             "dense_rank", "sparse_rank")
 
 
 def matrix(c: Candidates, fusion: str, settings: Settings) -> np.ndarray:
     """The learned ranker's inputs, one row per candidate, columns as FEATURES. Scores that
     depend on the question's length are rescaled within the candidates."""
-    dense, sparse = dense_scores(c, settings), sparse_scores(c, settings)
-    fused = fuse(dense, sparse, fusion, settings)
+    dense, bm25 = dense_scores(c, settings), sparse_of(c, settings)
+    fused = fuse(dense, bm25, fusion, settings)
 
     def recip_rank(x):
         return 1.0 / (1 + np.argsort(np.argsort(-x, kind="stable"), kind="stable"))
 
-    syn = c.bm25_syn / max(float(c.bm25.max(initial=0.0)), 1e-6)
+    top = max(float(c.bm25.max(initial=0.0)), 1e-6)
     return np.column_stack([
-        fused, _minmax(dense), _minmax(sparse), c.cos, c.sent, c.cos_x, c.sent_x, syn,
+        fused, _minmax(dense), _minmax(bm25), c.cos, c.sent, c.cos_x, c.sent_x,
+        c.bm25_syn / top, c.bm25_also / top,
         c.coverage, c.sent_share, c.answer, c.section, c.defining, np.log1p(c.length),
-        recip_rank(dense), recip_rank(sparse)]).astype(np.float32)
+        recip_rank(dense), recip_rank(bm25)]).astype(np.float32)
 
 
 @lru_cache(maxsize=1)

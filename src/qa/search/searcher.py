@@ -156,19 +156,23 @@ class Searcher:
         _, ids = self.index.faiss.search(vectors, depth, params=params)
         return np.unique(ids[ids >= 0])
 
-    def bm25_scores(self, q: Query, mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    def bm25_scores(self, q: Query, mask: np.ndarray | None):
         """BM25 of every passage for the question's own terms (with its acronyms' other forms)
-        and, apart, for the vocabulary's expansions."""
+        and, apart, for the vocabulary's expansions of phrases the plans never use and of
+        phrases they use too."""
         bm25 = self.index.bm25
         own = bm25.scores(q.bm25_terms)
-        # An expansion's wordings are alternatives: a passage scores by the one it matches
-        # best, so an expansion with many wordings does not outweigh one with a single one.
-        syn = np.zeros_like(own)
-        for wordings in q.synonym_terms:
-            syn += np.max([bm25.scores(w) for w in wordings], axis=0)
         if mask is not None:
             own = np.where(mask, own, -np.inf)
-        return own, syn
+        return own, self._expansion_scores(q.synonym_terms), self._expansion_scores(q.also_terms)
+
+    def _expansion_scores(self, expansions: list[list[list[str]]]) -> np.ndarray:
+        # An expansion's wordings are alternatives: a passage scores by the one it matches
+        # best, so an expansion with many wordings does not outweigh one with a single one.
+        out = np.zeros(len(self.index.passages), dtype=np.float32)
+        for wordings in expansions:
+            out += np.max([self.index.bm25.scores(w) for w in wordings], axis=0)
+        return out
 
     def candidates(self, q: Query, mode: str, depth: int,
                    mask: np.ndarray | None) -> features.Candidates:
@@ -176,17 +180,17 @@ class Searcher:
         n = len(self.index.passages)
         depth = min(depth, n)
         ids = np.zeros(0, dtype=np.int64)
-        vectors = own = syn = None
+        vectors = own = syn = also = None
         if mode != "bm25":
             vectors = self.query_vectors(q)
             ids = self.dense_top(vectors, depth, mask)
         if mode != "dense":
-            own, syn = self.bm25_scores(q, mask)
-            sparse = own + self.settings.synonym_weight * syn
+            own, syn, also = self.bm25_scores(q, mask)
+            sparse = ranking.sparse_scores(own, syn, also, self.settings)
             top = np.argpartition(-sparse, depth - 1)[:depth] if depth < n else np.arange(n)
             ids = np.union1d(ids, top[np.isfinite(sparse[top])])
-            own, syn = own[ids], syn[ids]
-        return features.compute(self.passages, q, ids, own, syn, vectors)
+            own, syn, also = own[ids], syn[ids], also[ids]
+        return features.compute(self.passages, q, ids, own, syn, also, vectors)
 
     def search(self, query: str, k: int = 10, mode: str = "hybrid", doc: str | None = None,
                area: str | None = None, fusion: str | None = None) -> SearchResult:
