@@ -81,7 +81,7 @@ _SIGNATORY = re.compile(r"^(?:(?:Cllr|Dr|Mr|Mrs|Ms|Prof)\.?\s)?[A-Z][a-z'-]+(?:\
                         r".*\b(?:Chief|Director|Officer|Executive|Manager|Councillor|Chair|Head|"
                         r"Lead|Secretary|Clerk|Leader|Member)\b")
 # hearing loop is available"), an empty entry ("Nil", "None").
-_NOTICE = re.compile(r"^(?i:please\s|notes?\b|n\.?b\.?\b)|^\w+(?:\s\w+)?:\s+[a-z]|"
+_NOTICE = re.compile(r"^(?i:please\s|notes?\s*:|n\.?b\.?[\s:])|"
                      r"^(?i:nil|none|n/?a|tb[ca])\.?$")
 
 
