@@ -291,3 +291,14 @@ def test_a_passage_running_onto_the_next_page_names_both():
     assert sentence * 80 in doc.text
     across = [p for p in passages if p.start < doc.pages[1] < p.end]
     assert across and all((p.page, p.page_end) == (1, 2) for p in across)
+
+
+def test_a_pdf_table_running_over_a_page_break_keeps_its_header():
+    rows = [["Practice", "List size", "Nurses"]] + [
+        [f"Practice {i}", f"{5000 + i * 10}", f"{i % 7}"] for i in range(1, 91)]
+    doc, passages = passages_of("lists.pdf", pdf_bytes([[("h2", "Practices"), ("table", rows)]]))
+    assert len(doc.pages) >= 2
+    last = holding(passages, "Practice 90\t5900\t6")
+    assert last.page >= 2 and last.kind == "table"
+    assert "Practice\tList size\tNurses" in last.context
+    assert all(t.rows[0] == tuple(rows[0]) for t in doc.tables)
