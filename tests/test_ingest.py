@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-import os
+import re
 
 import pytest
 
@@ -10,8 +10,8 @@ from fixtures.make import (DOCX_TABLE, HTML_DIV_PAGE, HTML_PAGE, MARKDOWN, PDF_F
                            encrypted_pdf, pdf_bytes, plan_docx, plan_pdf, scanned_pdf)
 from qa.chunk import chunk
 from qa.config import ChunkSettings, Settings
-from qa.ingest import (CorpusError, Skip, corpus_hashes, doc_id_for, load_catalog, name_for,
-                       read_bytes, read_corpus, scan)
+from qa.ingest import (CorpusError, Skip, corpus_hashes, doc_id_for, load_catalog, read_bytes,
+                       read_corpus, scan)
 
 CFG = ChunkSettings()
 
@@ -243,8 +243,12 @@ def test_a_link_out_of_the_corpus_is_refused_and_one_inside_is_read(tmp_path):
 def test_names_that_would_share_a_doc_id_are_refused(tmp_path):
     ids = {doc_id_for(n) for n in ("a b.txt", "a_b.txt", "x.txt", "x.md", "sub/x.txt")}
     assert len(ids) == 5 and doc_id_for("a b.txt") == "a~20b"
+    # Reversible: ~XX is a byte of the name's UTF-8, and "~" itself is escaped.
     for name in ("a b.txt", "sub/plan (2).pdf", "caf\u00e9.docx", "x~y.md"):
-        assert name_for(doc_id_for(name)) in (name, name[:-4])
+        doc_id = doc_id_for(name)
+        back = re.sub(rb"~([0-9A-F]{2})", lambda m: bytes([int(m.group(1), 16)]),
+                      doc_id.encode()).decode()
+        assert back in (name, name[:-4]) and re.fullmatch(r"[A-Za-z0-9_.~-]+", doc_id)
     corpus = tmp_path / "c"
     corpus.mkdir()
     (corpus / "x").write_text("one\n")
@@ -291,3 +295,14 @@ def test_a_passage_running_onto_the_next_page_names_both():
     assert sentence * 80 in doc.text
     across = [p for p in passages if p.start < doc.pages[1] < p.end]
     assert across and all((p.page, p.page_end) == (1, 2) for p in across)
+
+
+def test_a_pdf_table_running_over_a_page_break_keeps_its_header():
+    rows = [["Practice", "List size", "Nurses"]] + [
+        [f"Practice {i}", f"{5000 + i * 10}", f"{i % 7}"] for i in range(1, 91)]
+    doc, passages = passages_of("lists.pdf", pdf_bytes([[("h2", "Practices"), ("table", rows)]]))
+    assert len(doc.pages) >= 2
+    last = holding(passages, "Practice 90\t5900\t6")
+    assert last.page >= 2 and last.kind == "table"
+    assert "Practice\tList size\tNurses" in last.context
+    assert all(t.rows[0] == tuple(rows[0]) for t in doc.tables)

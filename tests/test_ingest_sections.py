@@ -48,3 +48,7 @@ def test_people_notices_and_empty_entries_are_no_sections(pack_sections):
                                 b"Item one is the plan.\n\nNote: papers are available online\n\n"
                                 b"Item two is the budget.\n\nNone\n\nItem three.\n")
     assert not [s for s in made if "Jane Doe" in s or "Note:" in s or s.endswith("None")]
+    # Headings of the same look stay headings.
+    kept = sections_of("m.txt", b"Intro\n\nNotes\n\nThe notes follow.\n\n"
+                                b"Priority 1: improving access\n\nMore GP hours.\n")
+    assert {"Notes", "Priority 1: improving access"} <= kept

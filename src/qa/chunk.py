@@ -81,7 +81,7 @@ _SIGNATORY = re.compile(r"^(?:(?:Cllr|Dr|Mr|Mrs|Ms|Prof)\.?\s)?[A-Z][a-z'-]+(?:\
                         r".*\b(?:Chief|Director|Officer|Executive|Manager|Councillor|Chair|Head|"
                         r"Lead|Secretary|Clerk|Leader|Member)\b")
 # hearing loop is available"), an empty entry ("Nil", "None").
-_NOTICE = re.compile(r"^(?i:please\s|notes?\b|n\.?b\.?\b)|^\w+(?:\s\w+)?:\s+[a-z]|"
+_NOTICE = re.compile(r"^(?i:please\s|notes?\s*:|n\.?b\.?[\s:])|"
                      r"^(?i:nil|none|n/?a|tb[ca])\.?$")
 
 
@@ -369,6 +369,9 @@ class _PaperChunker:
         self.heads: list[Block] = []  # headings not yet placed at the top of a passage
         self.group: list[Block] = []  # blocks of the passage being built
         self.ctx = _Context()
+        # The header row of each table the format marks, by the table's span: a table that
+        # runs on over a page break keeps the header its first page gave it.
+        self.tables = [(t.start, t.end, "\t".join(t.rows[0])) for t in doc.tables]
 
     def run(self) -> list[Passage]:
         for block in self.paper.blocks:
@@ -396,6 +399,9 @@ class _PaperChunker:
         if group and (group[0].kind == "row") != (block.kind == "row"):
             self.flush()
         if block.kind == "row":
+            marked = next((h for a, b, h in self.tables if a <= block.start <= b), None)
+            if marked is not None:
+                ctx.header = marked
             if not group and not ctx.header:
                 ctx.header = block.text
             elif group and self._size_with(block) > self.cfg.target_chars:

@@ -204,6 +204,7 @@ class _Writer:
         self.buf: list[str] = []
         self.breaks: list[int] = []  # indices into buf of lines that begin a page
         self.kind, self.level, self.prev = "", 0, None
+        self.header: list[str] | None = None  # of the table last written, while nothing follows it
 
     def flush(self) -> None:
         s, starts = _unwrap(self.buf)
@@ -224,6 +225,16 @@ class _Writer:
                 and abs(first.size - self.prev.size) < 1)
 
     def page(self, lines: list[_Line]) -> None:
+        if lines and lines[0].table is not None and self.header is not None and \
+                len(lines[0].table[0]) == len(self.header) and lines[0].table[0] != self.header:
+            # The table at the top of this page goes on from the one ending the last page.
+            self.flush()
+            self.out.page()
+            self.out.table(lines[0].table, header=self.header)
+            lines = lines[1:]
+            for ln in lines:
+                self.line(ln)
+            return
         if lines and self._runs_on(lines[0]):
             self.breaks.append(len(self.buf))
             self.buf.append(lines[0].text.strip())
@@ -240,8 +251,9 @@ class _Writer:
         if ln.table is not None:
             self.flush()
             self.out.table(ln.table)
-            self.kind, self.prev = "", None
+            self.kind, self.prev, self.header = "", None, ln.table[0]
             return
+        self.header = None
         lv = _level(ln, self.levels, self.body_size)
         text = ln.text.strip()
         prev = self.prev

@@ -153,7 +153,9 @@ class TextBuilder:
         if s:
             self._line(f"{marker} {s}", "item")
 
-    def table(self, rows: list[list[str]]) -> None:
+    def table(self, rows: list[list[str]], header: list[str] | None = None) -> None:
+        """A table, one line a row; `header`, the header row of the table this one continues
+        (a table running on over a page break without repeating it)."""
         rows = [[inline(c) for c in row] for row in rows]
         rows = [r for r in rows if any(r)]
         if not rows:
@@ -166,7 +168,8 @@ class TextBuilder:
             at = self._line("\t".join(c or "-" for c in r), "row")
             start = at if start is None else start
         self._last = "table"
-        self.tables.append(Table(start, self.size - 1, tuple(tuple(r) for r in rows)))
+        marked = [[inline(c) for c in header]] if header else []
+        self.tables.append(Table(start, self.size - 1, tuple(tuple(r) for r in marked + rows)))
 
     def result(self, props: dict | None = None) -> Parsed:
         text = "".join(self.parts)
