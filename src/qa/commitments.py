@@ -50,43 +50,127 @@ class Commitment:
 # --- what counts ----------------------------------------------------------------------------
 
 _FUTURE = re.compile(r"\b(will|shall|we'll|going to|is to be|are to be)\b", re.I)
-_AIM = re.compile(r"\b(aims? to|aiming to|plans? to|planning to|intends? to|ambition|committed to|"
-                  r"commitment to|seeks? to|expects? to|expected to|(?:is|are) due to|"
+# "Ambition" only as a stated aim ("our ambition is to ..."): "expresses our shared ambition"
+# describes one.
+_AIM = re.compile(r"\b(aims? to|aiming to|plans? to (?=[a-z]+\b)|planning to|intends? to|ambitions? (?:is|are) to|"
+                  r"committed to|commits? to|commitment to|seeks? to|expects? to|expected to|(?:is|are) due to|"
                   r"proposes? to|targets?|trajectory|should be in place|must|tasked with|"
                   r"underway to)\b", re.I)
+_SEASON = r"(?:(?:early|late|mid-?)\s*)?(?:spring|summer|autumn|winter)"
 _DEADLINE = re.compile(rf"\b(by|before|until|no later than)\s+(the\s+end\s+of\s+)?"
-                       rf"((\d{{1,2}}(st|nd|rd|th)?\s+)?{_MONTH}\b|(19|20)\d\d|\d\d/\d\d\b|Q[1-4])", re.I)
-_IMPERATIVE = re.compile(
-    r"^(deliver|roll out|introduce|expand|increase|reduce|ensure|develop|implement|establish|"
-    r"extend|provide|improve|achieve|offer|create|enable|maintain|embed|halve|double|"
-    r"eliminate|commission|transform|launch|recruit|train|pilot|agree|diagnose|optimise|"
-    r"scope|align|promote|utilise|invest|move|relaunch|support|work with|mainstream)\b", re.I)
+                       rf"((\d{{1,2}}(st|nd|rd|th)?\s+)?{_MONTH}\b|{_SEASON}\s+(19|20)\d\d|(19|20)\d\d|"
+                       rf"\d\d/\d\d\b|Q[1-4])", re.I)
 _NOT = re.compile(r"\b(asked to note|be noted|is noted|were noted|recommend(s|ed)? (that|to)|"
                   r"recommendations?|resolved|would|could be|may be)\b", re.I)
 _QUESTION_WORD = re.compile(r"^(what|how|why|when|where|who|which)\b", re.I)
 _TARGET_ROW = re.compile(r"(\S.*?)\s[–-]\s")
 
 
-def is_commitment(text: str, kind: str) -> bool:
-    """Whether a sentence, bullet or table item states what will be done or achieved."""
-    t = text.strip().rstrip(";.")
+def is_commitment(text: str, kind: str, pledged: bool = False, doc_date: str = "") -> bool:
+    """Whether a sentence, bullet or table item states what will be done or achieved.
+    `pledged`: the item continues a lead-in that itself commits ("This commits to" followed by
+    "- providing an acute frailty service ..."); `doc_date`: the document's, to tell past
+    events from plans."""
+    t = _NUMBERING_MARKS.sub("", text.strip()).rstrip(";.")
+    listed = kind in ("bullet", "cell", "row")
     # Lead-ins ("... will achieve the following key targets:") and headings or questions
-    # ("What the first year will look like") introduce commitments rather than make them.
-    if (len(t) < 12 or t.endswith("?") or (t.endswith(":") and kind != "row")
-            or _NOT.search(t) or _QUESTION_WORD.match(t)):
+    # ("What the first year will look like") introduce commitments rather than make them;
+    # a listed task with its own doer ("Executive Nurses ... to lead the work:") still counts.
+    if (len(t) < 12 or t.endswith("?") or _NOT.search(t) or _QUESTION_WORD.match(t)
+            or (t.endswith(":") and kind != "row" and not (listed and _doer_to(t)))):
         return False
     if _FUTURE.search(t) and not re.search(r"\bwill be (an? )?(issue|challenge|problem)", t, re.I):
         return True
-    if _AIM.search(t) or _DEADLINE.search(t):
+    aim = _AIM.search(t)
+    if aim and aim.group(1).lower().startswith("plan"):
+        # "a plan to NHSE" is a document sent, "plans to review" an intention.
+        following = _WORD.findall(t[aim.end():aim.end() + 30])[:1]
+        aim = aim if following and following[0] in _readings(following[0])["VERB"].get(
+            "VERB", ()) else None
+    if aim or _DEADLINE.search(t):
         return True
-    # A list or table of deliverables: "Roll out ...", "Establish iSPA", and "Project –
-    # creating ..." where a named project is followed by what it will do.
-    if kind in ("bullet", "cell", "row"):
-        head = _TARGET_ROW.match(t)
-        core = t[head.end():] if head else t
-        return bool(_IMPERATIVE.match(core) or re.match(r"^(creation of|creating|direct)\b",
-                                                          core, re.I))
-    return False
+    if doc_date and _dated_before(t, doc_date):
+        return False  # progress already made: "Delivery of ... to NHSE in October 2017"
+    if not listed:
+        return False
+    # A list or table of deliverables: "Roll out ...", "Core 24: Implement ...", "Project –
+    # creating ..." where a named project is followed by what it will do; "Directors of Finance
+    # to commission ..."; and, after a committing lead-in, "providing ...", "introducing ...".
+    head = _LIST_HEAD.match(t)
+    core = t[head.end():] if head and imperative(t[head.end():]) else t
+    if head and re.match(r"^(creation of|creating)\b", t[head.end():], re.I):
+        return True
+    return bool(imperative(core) or _doer_to(t)
+                or (pledged and (core[:1].islower() or _gerund(core))))
+
+
+_MONTH_YEAR = re.compile(rf"\b{_MONTH}\s+((?:19|20)\d\d)\b", re.I)
+
+
+def _dated_before(text: str, doc_date: str) -> bool:
+    """Whether every month the text names ("in October 2017") is before the document's date."""
+    if len(doc_date) < 7:
+        return False
+    when = [(int(m.group(2)), _month_number(m.group(1))) for m in _MONTH_YEAR.finditer(text)]
+    return bool(when) and max(when) < (int(doc_date[:4]), int(doc_date[5:7]))
+
+
+_NUMBERING_MARKS = re.compile(r"^(?:[-–•*·]\s+|\(?[a-z0-9]{1,3}[.)]\s+)+", re.I)
+# "Core 24: ", "Urgent care dashboards – ": the name of a task before what it is.
+_LIST_HEAD = re.compile(r"^[^:–]{1,80}?(?::|\s[–-])\s+")
+_WORD = re.compile(r"[A-Za-z]+(?:[-'][A-Za-z]+)*")
+# A noun, not a verb, stands first when the next word is one of these: "Date to be determined".
+_AFTER_NOUN = {"to", "of", "is", "are", "was", "were", "has", "have", "had", "for", "and"}
+_DETERMINERS = {"the", "a", "an", "all", "our", "their", "its", "this", "these", "those", "each",
+                "every", "more", "new", "local", "existing", "further", "greater", "and"}
+
+
+def _readings(word: str) -> dict:
+    from lemminflect import getAllLemmas
+
+    return {pos: getAllLemmas(word.lower(), upos=pos) for pos in ("VERB", "NOUN", "ADJ")}
+
+
+def imperative(text: str) -> bool:
+    """Whether a text opens with a verb's bare form, as a task does ("Expand ...", "Support the
+    ..."). A word that may also be a noun or adjective ("Stroke Care", "Total Headcount",
+    "Better care") counts only before a lower-case word or an acronym that a verb could take."""
+    words = _WORD.findall(text[:120])
+    if len(words) < 2 or "-" in words[0]:
+        return False
+    first, nxt = words[0].lower(), words[1]
+    r = _readings(first)
+    if first not in r["VERB"].get("VERB", ()):
+        return False
+    if not r["NOUN"] and not r["ADJ"]:
+        return True
+    # ... and in a task of four words or more: "Career pathways" is a heading.
+    if not (nxt[:1].islower() or nxt.isupper()) or nxt in _AFTER_NOUN or len(words) < 4:
+        return False
+    return nxt in _DETERMINERS if r["ADJ"] else True
+
+
+def _gerund(text: str) -> bool:
+    words = _WORD.findall(text[:60])
+    return bool(words) and words[0].lower().endswith("ing") and bool(
+        _readings(words[0])["VERB"])
+
+
+_DOER_TO_FORM = re.compile(r"^[A-Z][\w&'/()]*(?:,?\s+[\w&'/()]+){0,12}?\s+to\s+([a-z]+)\b")
+
+
+def _doer_to(text: str) -> bool:
+    """A task given to someone: "Directors of Finance to commission ...", "Existing regional
+    work to continue as now" (a named doer, then "to" and a verb)."""
+    m = _DOER_TO_FORM.match(text)
+    if not m or imperative(text):
+        return False
+    doer = _WORD.findall(text[:m.start(1)])[:-1]
+    return (len(doer) >= 2 and not _FINITE & {w.lower() for w in doer} and "(" not in text[:m.start(1)]
+            and m.group(1) in _readings(m.group(1))["VERB"].get("VERB", ()))
+
+
+_FINITE = {"is", "are", "was", "were", "be", "been", "has", "have", "had", "will", "would"}
 
 
 # --- due dates and figures ------------------------------------------------------------------
@@ -98,9 +182,9 @@ _DUE_FORMS = [
     # "by 2023/24", "by the end of 19/20": a financial year, which ends in March
     re.compile(r"\b(?:by|before|until|in|during|end of)\s+(?:the\s+end\s+of\s+)?"
                r"((?:19|20)?\d\d)/(\d\d)\b", re.I),
-    # "by 2022"
-    re.compile(r"\b(?:by|before|until|in|during|end of)\s+(?:the\s+end\s+of\s+)?((?:19|20)\d\d)\b",
-               re.I),
+    # "by 2022", "by autumn 2020": the year alone
+    re.compile(rf"\b(?:by|before|until|in|during|end of)\s+(?:the\s+end\s+of\s+)?(?:{_SEASON}\s+)?"
+               rf"((?:19|20)\d\d)\b", re.I),
     # "Sept 18" alone in a timetable cell
     re.compile(rf"^{_MONTH}\s+(\d\d)\b", re.I),
     # "by October": the year is the document's, or the next if that month has passed
@@ -265,13 +349,15 @@ def _section_statements(index: Index):
     sections: dict[tuple, list] = {}
     for p in index.passages:
         sections.setdefault((p.doc_id, p.paper, p.section), []).append(p)
-    for (doc_id, _, _), ps in sections.items():
+    for (doc_id, paper, section), ps in sections.items():
         text = index.doc_by_id[doc_id].text
         a, b = min(p.start for p in ps), max(p.end for p in ps)
-        found = statements(text[a:b], a)
+        # The section's own headings ("5.7 NHS staff will get the backing they need") name it.
+        headings = {_NUMBERING.sub("", h).strip() for h in [paper, *section.split(SECTION_SEP)]}
+        found = [f for f in statements(text[a:b], a) if text[f[0]:f[1]].strip() not in headings]
         kinds = ["cell" if k.startswith("cell:") else k for _, _, k in found]
-        verdicts = [is_commitment(text[s:e].split("\t")[0], kind)
-                    for (s, e, _), kind in zip(found, kinds)]
+        verdicts = _verdicts([text[s:e].split("\t")[0] for s, e, _ in found], kinds,
+                             index.doc_by_id[doc_id].date)
         cells: dict[str, list[bool]] = {}
         for (s, e, k), v in zip(found, verdicts):
             if k.startswith("cell:"):
@@ -283,6 +369,23 @@ def _section_statements(index: Index):
             if v or (len(votes) >= 3 and sum(votes) >= 2 * len(votes) / 3):
                 owner_passage = next(p for p in ps if p.start <= s < p.end or p is ps[-1])
                 yield owner_passage, s, e, kind
+
+
+def _verdicts(texts: list[str], kinds: list[str], doc_date: str) -> list[bool]:
+    """is_commitment of each statement of a section, in order. A lead-in (a sentence without
+    a full stop that a list or table follows: "This commits to") is no item itself; its
+    list's items are pledged when it commits."""
+    out, pledged = [], False
+    for i, (t, kind) in enumerate(zip(texts, kinds)):
+        if kind == "bullet":
+            out.append(is_commitment(t, kind, pledged, doc_date))
+            continue
+        lead_in = (kind == "sentence" and i + 1 < len(kinds) and kinds[i + 1] != "sentence"
+                   and not t.rstrip().endswith((".", "!", "?")))
+        verdict = is_commitment(t.rstrip().rstrip(":"), kind, doc_date=doc_date)
+        pledged = lead_in and verdict
+        out.append(verdict and not lead_in)
+    return out
 
 
 def _line(text: str, pos: int) -> str:
