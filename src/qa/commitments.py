@@ -7,10 +7,12 @@ document text, cited like a search result.
 """
 from __future__ import annotations
 
+import bisect
 import csv
 import io
 import re
 from dataclasses import asdict, dataclass, field
+from typing import Callable
 
 from .bm25 import words
 from .chunk import SECTION_SEP
@@ -19,8 +21,12 @@ from .sentences import split_sentences
 
 MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 _MONTH = r"(jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sept?(?:ember)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)"
-CSV_COLUMNS = ("text", "due", "figures", "owner", "topic", "doc_id", "title", "area", "paper",
-               "section", "start", "end")
+# What a spreadsheet user reads, in the order they read it; offsets and ids stay in the JSON.
+CSV_COLUMNS = ("commitment", "due", "figures", "owner", "topic", "document", "publisher",
+               "document date", "section", "page", "link")
+PAGE_SIZE = 50
+# The register's orders: document order (as the plans read), deadline, area.
+SORTS = ("document", "due", "area")
 
 
 class FilterError(ValueError):
@@ -29,6 +35,9 @@ class FilterError(ValueError):
 
 @dataclass
 class Commitment:
+    """One commitment, cited with the fields a search hit has (title, body, date, paper,
+    section, page, page_end), so one citation function serves both."""
+
     text: str
     due: str | None
     figures: list[str]
@@ -42,6 +51,10 @@ class Commitment:
     end: int
     kind: str = field(default="sentence")  # sentence | bullet | table
     topic: str = ""  # a table item's row label: "Stroke Care" for its targets
+    body: str = ""  # the publishing body
+    date: str = ""  # the document's date, ISO: "2017-11-21", "2019-03", "2019"
+    page: int | None = None  # 1-based, where the document has pages
+    page_end: int | None = None  # only when the item runs onto a later page
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -242,23 +255,38 @@ def figures(text: str) -> list[str]:
 
 
 _BODY_WORDS = (r"(?:workstream|work stream|board|group|team|ccgs?|trust|council|partnership|"
-               r"alliance|programme|hub|forum|committee|network|pmo|office|service)")
-_OWNER = re.compile(rf"^(?:the\s+|our\s+)?((?:[A-Z][\w&'/-]*\s+){{0,8}}?{_BODY_WORDS}|PEG|LWAB|"
-                    rf"STP|CCGs?|NHS England|NHS Improvement|NHSE|[A-Z]{{2,6}})\s+"
-                    rf"(?:will|has agreed|have agreed|aims?|plans?|intends?|is to|are to|seeks?)\b",
-                    re.I)
+               r"alliance|programme|hub|forum|committee|network|pmo|office|service|commissioner)")
+# A named doer: capitalised words ("Local Maternity System Board", "The Strategic
+# Commissioner", "NHS England"), never a pronoun or a sentence's opening clause.
+_OWNER = re.compile(rf"^(?:[Tt]he\s+|[Oo]ur\s+)?((?:[A-Z][\w&'/-]*\s+(?:(?:of|and|for|&)\s+)?){{0,8}}?"
+                    rf"(?i:{_BODY_WORDS})|PEG|LWAB|STP|CCGs?|NHS England|NHS Improvement|NHSE|"
+                    rf"[A-Z]{{2,6}})\s+(?i:will|has agreed|have agreed|aims?|plans?|intends?|is to|"
+                    rf"are to|seeks?|is tasked)\b")
 _ANAPHOR = re.compile(r"^(this|the)\s+(work\s?stream|programme|project|group)\b", re.I)
+_PRONOUN = re.compile(r"^(this|that|these|those|they|there|it|its|he|she|we|our|us|you)\b", re.I)
+# "We will ...", "In the longer term, we will ...": the writers speak for themselves.
+_WE = re.compile(r"^(?:[^,.;]{0,80},\s*)?(?:we|our\s+\w+)\s+(?:\w+\s+)?"
+                 r"(?:will|aim|plan|intend|are|have|commit|seek|want|expect|propose|continue)",
+                 re.I)
+_WORKSTREAM = re.compile(r"work\s?streams?", re.I)
 _NUMBERING = re.compile(r"^[\d.]+\s+")
 
 
-def owner(text: str, section: str) -> str | None:
-    """Who the text says will do it; for "this workstream will ...", the section it sits in."""
+def owner(text: str, section: str, body: str = "") -> str | None:
+    """Who will do it, as a body or workstream, never a pronoun: the doer the text names;
+    for "this workstream will ..." the section it sits in; for "we will ..." the section's
+    workstream where the section is one (a heading under "... Workstreams"), else the
+    publishing body; None when the text names no one."""
     t = text.strip()
+    heading = _NUMBERING.sub("", section.split(SECTION_SEP)[-1]).strip() if section else ""
     m = _OWNER.match(t)
-    if m and not _ANAPHOR.match(t) and not m.group(1).lower().startswith(("this ", "it ")):
+    if m and not _ANAPHOR.match(t) and not _PRONOUN.match(m.group(1)):
         return m.group(1).strip()
-    if _ANAPHOR.match(t) and section:
-        return _NUMBERING.sub("", section.split(SECTION_SEP)[-1]).strip()
+    if _ANAPHOR.match(t) and heading:
+        return heading
+    if _WE.match(t):
+        parents = section.split(SECTION_SEP)[:-1] if section else []
+        return heading if any(_WORKSTREAM.search(p) for p in parents) else (body or None)
     return None
 
 
@@ -335,12 +363,25 @@ def extract(index: Index) -> list[Commitment]:
         first_cell = doc.text[row_start:doc.text.find("\t", row_start)] if kind == "cell" else ""
         # A timetable row's deadline may stand in its own cell: "Implement ...\tSept 18 for health".
         due = due_date(text, doc.date) or (due_date(row, doc.date) if kind == "row" else None)
+        first, last = _pages(doc, a, b)
         out.append(Commitment(text=text, due=due, figures=figures(text),
-                              owner=owner(text, p.section), doc_id=p.doc_id, title=doc.title,
-                              area=doc.area, paper=p.paper, section=p.section, start=a, end=b,
-                              kind="table" if kind in ("row", "cell") else kind,
-                              topic=first_cell.strip()))
+                              owner=owner(text, p.section, doc.body), doc_id=p.doc_id,
+                              title=doc.title, area=doc.area, paper=p.paper, section=p.section,
+                              start=a, end=b, kind="table" if kind in ("row", "cell") else kind,
+                              topic=first_cell.strip(), body=doc.body, date=doc.date,
+                              page=first, page_end=last))
     return out
+
+
+def _pages(doc, start: int, end: int) -> tuple[int | None, int | None]:
+    """The page a span starts on and, if later, the one it ends on (1-based); (None, None) for
+    a document without pages. `pages` holds where each page begins in the text."""
+    starts = getattr(doc, "pages", None) or []  # the ingest branch adds it to Document
+    if not starts:
+        return None, None
+    first = max(1, bisect.bisect_right(starts, start))
+    last = max(1, bisect.bisect_right(starts, max(start, end - 1)))
+    return first, last if last != first else None
 
 
 def _section_statements(index: Index):
@@ -413,9 +454,11 @@ def period(value: str, what: str = "date") -> tuple[tuple[int, int], tuple[int, 
 
 def select(items: list[Commitment], index: Index, q: str | None = None, area: str | None = None,
            doc: str | None = None, due_before: str | None = None,
-           due_after: str | None = None) -> list[Commitment]:
+           due_after: str | None = None, expansions: list | None = None) -> list[Commitment]:
     """The commitments matching every filter given. "Due before 2020" means the deadline falls
-    before 2020 begins; "due after 2020", after it ends; items with no deadline match neither."""
+    before 2020 begins; "due after 2020", after it ends; items with no deadline match neither.
+    q matches an item holding all its words, where a phrase the vocabulary expands
+    (`expansions`, from qa.synonyms: "bed blocking") may be met by any of its terms."""
     areas = {d.area.lower() for d in index.docs if d.area}
     if area and area.strip().lower() not in areas:
         raise FilterError(f"unknown area {area!r}: known areas are "
@@ -424,7 +467,7 @@ def select(items: list[Commitment], index: Index, q: str | None = None, area: st
         raise FilterError(f"unknown document {doc!r}")
     before = period(due_before, "due_before")[0] if due_before else None
     after = period(due_after, "due_after")[1] if due_after else None
-    q_words = set(words(q)) if q and q.strip() else set()
+    wanted = _wanted(q or "", expansions or [])
     out = []
     for c in items:
         if area and c.area.lower() != area.strip().lower():
@@ -437,18 +480,113 @@ def select(items: list[Commitment], index: Index, q: str | None = None, area: st
             first, last = period(c.due)
             if (before and not last < before) or (after and not first > after):
                 continue
-        if q_words and not q_words <= set(words(f"{c.text} {c.topic} {c.section} {c.owner or ''}")):
-            continue
+        if wanted:
+            held = set(words(f"{c.text} {c.topic} {c.section} {c.owner or ''}"))
+            if not all(any(alt <= held for alt in alts) for alts in wanted):
+                continue
         out.append(c)
     return out
 
 
-def to_csv(items: list[Commitment]) -> str:
+def _wanted(q: str, expansions: list) -> list[list[set[str]]]:
+    """What an item must hold to match q: for each part of q, the word sets that meet it (a
+    plain word: itself; an expanded phrase: its own words or any term's)."""
+    parts, rest = [], q
+    for e in expansions:
+        rest = rest.replace(e.source, " ")
+        parts.append([set(words(x)) for x in (e.source, *e.terms) if words(x)])
+    parts += [[{w}] for w in dict.fromkeys(words(rest))]
+    return [p for p in parts if p]
+
+
+def _due_key(c: Commitment) -> tuple:
+    # A year's deadline ("by 2020") falls at its end, after "by March 2020"; undated items last.
+    return (0, period(c.due)[1]) if c.due else (1, (0, 0))
+
+
+def order(items: list[Commitment], by: str | None) -> list[Commitment]:
+    """The items in the order asked for: "document" (as the plans read), "due" (soonest
+    deadline first, undated last) or "area"; FilterError for any other order."""
+    by = (by or "document").strip().lower()
+    if by not in SORTS:
+        raise FilterError(f"sort must be one of {', '.join(SORTS)}, not {by!r}")
+    place = {c.doc_id: i for i, c in enumerate(dict.fromkeys(c.doc_id for c in items))}
+    doc_order = {id(c): (place[c.doc_id], c.start) for c in items}
+    keys = {"document": lambda c: doc_order[id(c)],
+            "due": lambda c: (_due_key(c), doc_order[id(c)]),
+            "area": lambda c: (c.area.lower(), doc_order[id(c)])}
+    return sorted(items, key=keys[by])
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list
+    number: int  # 1-based
+    pages: int  # how many pages in all (1 when there are no items)
+    total: int  # items on every page
+
+
+def page_of(items: list, number: str | int | None, size: int = PAGE_SIZE) -> Page:
+    """One page of the items; FilterError for a page that is not a whole number in range."""
+    pages = max(1, -(-len(items) // size))
+    raw = str(number).strip() if number not in (None, "") else "1"
+    if not raw.isdigit() or not 1 <= int(raw) <= pages:
+        raise FilterError(f"page must be a whole number from 1 to {pages}, not {raw!r}")
+    n = int(raw)
+    return Page(items[(n - 1) * size:n * size], n, pages, len(items))
+
+
+def count(n: int) -> str:
+    """"1 commitment", "445 commitments"."""
+    return f"{n:,} commitment{'' if n == 1 else 's'}"
+
+
+def doc_path(c: Commitment) -> str:
+    """The document view at the item, as a site path."""
+    return f"/doc/{c.doc_id}?start={c.start}&end={c.end}#passage"
+
+
+_SPACE = re.compile(r"\s+")
+
+
+def due_words(due: str | None) -> str:
+    """A deadline as a spreadsheet keeps it as text: "by September 2017", "by 2020". ("2017-09"
+    alone Excel turns into a date; a leading apostrophe shows in every other program.)"""
+    if not due:
+        return ""
+    year, _, month = due.partition("-")
+    return f"by {MONTH_NAMES[int(month) - 1]} {year}" if month else f"by {year}"
+
+
+MONTH_NAMES = ("January", "February", "March", "April", "May", "June", "July", "August",
+               "September", "October", "November", "December")
+
+
+def to_csv(items: list[Commitment], link: Callable[[Commitment], str],
+           date: Callable[[str], str]) -> str:
+    """The items as CSV for a spreadsheet: UTF-8 with a byte-order mark (so Excel reads "£"),
+    the columns of CSV_COLUMNS, every cell on one line. `link` gives an item's address and
+    `date` writes the document's date as people read it."""
     buf = io.StringIO()
-    w = csv.writer(buf)
+    buf.write("\ufeff")
+    w = csv.writer(buf, lineterminator="\r\n")
     w.writerow(CSV_COLUMNS)
     for c in items:
-        d = c.to_dict()
-        d["figures"] = "; ".join(c.figures)
-        w.writerow([d[k] if d[k] is not None else "" for k in CSV_COLUMNS])
+        where = SECTION_SEP.join(x for x in (c.paper, c.section) if x)
+        page = f"{c.page}–{c.page_end}" if c.page and c.page_end else (c.page or "")
+        row = [c.text, due_words(c.due), "; ".join(c.figures), c.owner or "", c.topic, c.title,
+               c.body, date(c.date), where, page, link(c)]
+        w.writerow([_SPACE.sub(" ", str(v)).strip() for v in row])
     return buf.getvalue()
+
+
+def file_name(filters: dict, today: str) -> str:
+    """What a download holds, from its filters and the day: commitments-hertfordshire-and-west-
+    essex-due-before-2020-2026-11-26.csv."""
+    parts = ["commitments"]
+    for key, label in (("q", ""), ("area", ""), ("doc", ""), ("due_after", "due after"),
+                       ("due_before", "due before")):
+        if filters.get(key):
+            slug = re.sub(r"[^a-z0-9]+", "-", f"{label} {filters[key]}".lower()).strip("-")
+            parts.append(slug[:40].strip("-"))
+    return "-".join([*[p for p in parts if p], today]) + ".csv"
