@@ -53,6 +53,7 @@ class Settings:
     highlight_dense_weight: float = 0.7
     host: str = "127.0.0.1"
     port: int = 8000
+    synonyms: Path | None = None  # a user's synonyms file, read after the shipped vocabulary
 
     @classmethod
     def from_env(cls, env: dict | None = None, **overrides) -> "Settings":
@@ -69,5 +70,6 @@ class Settings:
             sentence_weight=float(env.get("QA_SENTENCE_WEIGHT") or 0.5),
             host=env.get("QA_HOST") or "127.0.0.1",
             port=int(env.get("QA_PORT") or 8000),
+            synonyms=Path(env["QA_SYNONYMS"]) if env.get("QA_SYNONYMS") else None,
         )
         return replace(s, **overrides) if overrides else s
