@@ -13,7 +13,8 @@ from . import commitments_web, openapi
 from .chunk import SECTION_SEP, section_path
 from .search import QueryError, Searcher
 
-WEB_DIR = Path(__file__).resolve().parents[2] / "web"
+# Templates and static files ship inside the package, so an installed wheel serves the page.
+WEB_DIR = Path(__file__).resolve().parent
 EXAMPLES = ("what is the stroke model?", "CWPT sickness absence",
             "when will shared care records be in place?", "what does LWAB stand for")
 # waitress worker threads: 8 requests searched side by side, the most eval/load.py measures.
