@@ -280,7 +280,7 @@ def owner(text: str, section: str, body: str = "") -> str | None:
     t = text.strip()
     heading = _NUMBERING.sub("", section.split(SECTION_SEP)[-1]).strip() if section else ""
     m = _OWNER.match(t)
-    if m and not _ANAPHOR.match(t) and not _PRONOUN.match(m.group(1)):
+    if m and m.group(1)[0].isupper() and not _ANAPHOR.match(t) and not _PRONOUN.match(m.group(1)):
         return m.group(1).strip()
     if _ANAPHOR.match(t) and heading:
         return heading
@@ -505,16 +505,18 @@ def _due_key(c: Commitment) -> tuple:
 
 
 def order(items: list[Commitment], by: str | None) -> list[Commitment]:
-    """The items in the order asked for: "document" (as the plans read), "due" (soonest
-    deadline first, undated last) or "area"; FilterError for any other order."""
+    """The items in the order asked for: "document" (by title, each as the plan reads), "due"
+    (soonest deadline first, undated last) or "area"; FilterError for any other order."""
     by = (by or "document").strip().lower()
     if by not in SORTS:
         raise FilterError(f"sort must be one of {', '.join(SORTS)}, not {by!r}")
-    place = {c.doc_id: i for i, c in enumerate(dict.fromkeys(c.doc_id for c in items))}
-    doc_order = {id(c): (place[c.doc_id], c.start) for c in items}
-    keys = {"document": lambda c: doc_order[id(c)],
-            "due": lambda c: (_due_key(c), doc_order[id(c)]),
-            "area": lambda c: (c.area.lower(), doc_order[id(c)])}
+
+    def in_document(c: Commitment) -> tuple:
+        return c.title.lower(), c.doc_id, c.start
+
+    keys = {"document": in_document,
+            "due": lambda c: (_due_key(c), in_document(c)),
+            "area": lambda c: (c.area.lower(), in_document(c))}
     return sorted(items, key=keys[by])
 
 

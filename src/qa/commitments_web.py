@@ -7,8 +7,8 @@ from typing import Callable
 
 from flask import Blueprint, Flask, Response, jsonify, render_template, request, url_for
 
-from .cite import citation, public_link, uk_date
-from .commitments import (FilterError, count, due_words, extract, file_name, order,
+from .cite import citation, pages, public_link, uk_date
+from .commitments import (PAGE_SIZE, FilterError, count, due_words, extract, file_name, order,
                           page_of, select, to_csv)
 from .index import Index
 from .search import Searcher
@@ -72,17 +72,19 @@ def register(app: Flask, current: Callable[[], Searcher]) -> None:
                                    total=total, error=str(e), csv_href=None,
                                    sort_options=SORT_OPTIONS), 400
         back = here()
-        rows = [{"c": c, "due": due_words(c.due), "cite": cite(c),
+        rows = [{"c": c, "due": due_words(c.due), "cite": cite(c), "date": uk_date(c.date),
+                 "pages": pages(c),
                  "href": url_for("document_page", doc_id=c.doc_id, start=c.start, end=c.end,
                                  back=back) + "#passage"} for c in shown.items]
         def page_href(n: int) -> str | None:
             return here(page=str(n) if n > 1 else None) if 1 <= n <= shown.pages else None
 
-        pages = [{"number": n, "href": page_href(n), "current": n == shown.number}
+        links = [{"number": n, "href": page_href(n), "current": n == shown.number}
                  for n in range(1, shown.pages + 1)]
         return render_template(
             "commitments.html", args=request.args, rows=rows, shown=shown, total=total,
-            error=None, count=count(shown.total), pages=pages,
+            error=None, count=count(shown.total), pages=links,
+            first_number=(shown.number - 1) * PAGE_SIZE + 1,
             prev_href=page_href(shown.number - 1), next_href=page_href(shown.number + 1),
             csv_href=url_for("commitments.csv_download",
                              **{k: v for k in (*FILTERS, "sort") if (v := request.args.get(k))}),

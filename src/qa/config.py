@@ -54,6 +54,9 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     synonyms: Path | None = None  # a user's synonyms file, read after the shipped vocabulary
+    # The address readers reach the page at ("https://plans.example.org"): citation links are
+    # built from it, never from a request's Host header; empty gives relative links.
+    public_url: str = ""
 
     @classmethod
     def from_env(cls, env: dict | None = None, **overrides) -> "Settings":
@@ -71,5 +74,6 @@ class Settings:
             host=env.get("QA_HOST") or "127.0.0.1",
             port=int(env.get("QA_PORT") or 8000),
             synonyms=Path(env["QA_SYNONYMS"]) if env.get("QA_SYNONYMS") else None,
+            public_url=(env.get("QA_PUBLIC_URL") or "").rstrip("/"),
         )
         return replace(s, **overrides) if overrides else s
