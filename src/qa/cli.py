@@ -173,8 +173,8 @@ def cmd_commitments(args, settings: Settings) -> int:
         _say("no commitments match these filters")
     if args.csv:
         # Bytes, so the byte-order mark and the CSV's own line ends reach a redirected file as is.
-        sys.stdout.buffer.write(to_csv(items, lambda c: public_link(doc_path(c), settings.public_url),
-                                       uk_date).encode("utf-8"))
+        text = to_csv(items, lambda c: public_link(doc_path(c), settings.public_url))
+        sys.stdout.buffer.write(text.encode("utf-8"))
     elif args.json:
         print(json.dumps({"commitments": [c.to_dict() for c in items]}, ensure_ascii=False,
                          indent=1))
@@ -188,6 +188,21 @@ def cmd_commitments(args, settings: Settings) -> int:
             print(f"    {where} ({c.body}, {uk_date(c.date)}; {c.doc_id}, {c.start}–{c.end})")
         if items:
             print(count(len(items)))
+    return 0
+
+
+def cmd_synonyms(args, settings: Settings) -> int:
+    from .search import validate
+    from .synonyms import Synonyms
+
+    query, _ = validate(args.query, 1, MODES[0])  # the same limits as a search's question
+    expansions = Synonyms.load(settings.synonyms).expand(query)
+    if args.json:
+        print(json.dumps({"query": query, "expansions": [e.to_dict() for e in expansions]},
+                         ensure_ascii=False, indent=1))
+    else:
+        print("\n".join(f"{e.source} -> {'; '.join(e.terms)}" for e in expansions)
+              or "no expansions")
     return 0
 
 

@@ -16,6 +16,7 @@ from typing import Callable
 
 from .bm25 import words
 from .chunk import SECTION_SEP
+from .cite import uk_date
 from .index import Index
 from .sentences import split_sentences
 
@@ -264,29 +265,33 @@ _OWNER = re.compile(rf"^(?:[Tt]he\s+|[Oo]ur\s+)?((?:[A-Z][\w&'/-]*\s+(?:(?:of|an
                     rf"are to|seeks?|is tasked)\b")
 _ANAPHOR = re.compile(r"^(this|the)\s+(work\s?stream|programme|project|group)\b", re.I)
 _PRONOUN = re.compile(r"^(this|that|these|those|they|there|it|its|he|she|we|our|us|you)\b", re.I)
-# "We will ...", "In the longer term, we will ...": the writers speak for themselves.
-_WE = re.compile(r"^(?:[^,.;]{0,80},\s*)?(?:we|our\s+\w+)\s+(?:\w+\s+)?"
-                 r"(?:will|aim|plan|intend|are|have|commit|seek|want|expect|propose|continue)",
+# "We will ...", "In the longer term, we will ...", "Recognising ..., we will offer ...": the
+# writers speak for themselves.
+_WE = re.compile(r"\b(?:we\s+(?:\w+\s+)?(?:will|aim|plan|intend|are|have|commit|seek|want|"
+                 r"expect|propose|continue)|our\s+(?:aim|ambition|plan|intention|commitment)s?)\b",
                  re.I)
 _WORKSTREAM = re.compile(r"work\s?streams?", re.I)
 _NUMBERING = re.compile(r"^[\d.]+\s+")
 
 
 def owner(text: str, section: str, body: str = "") -> str | None:
-    """Who will do it, as a body or workstream, never a pronoun: the doer the text names;
-    for "this workstream will ..." the section it sits in; for "we will ..." the section's
-    workstream where the section is one (a heading under "... Workstreams"), else the
-    publishing body; None when the text names no one."""
+    """Who will do it, as a body or workstream, never a pronoun: the doer the text names; for
+    "this workstream will ..." or "we will ..." the section's heading where the section is a
+    workstream (under a "... Workstreams" heading) or names that programme; for "we" outside
+    one, the publishing body; None when the text names no one."""
     t = text.strip()
-    heading = _NUMBERING.sub("", section.split(SECTION_SEP)[-1]).strip() if section else ""
+    parts = section.split(SECTION_SEP) if section else []
+    heading = _NUMBERING.sub("", parts[-1]).strip() if parts else ""
     m = _OWNER.match(t)
-    if m and m.group(1)[0].isupper() and not _ANAPHOR.match(t) and not _PRONOUN.match(m.group(1)):
+    anaphor = _ANAPHOR.match(t)
+    if m and m.group(1)[0].isupper() and not anaphor and not _PRONOUN.match(m.group(1)):
         return m.group(1).strip()
-    if _ANAPHOR.match(t) and heading:
-        return heading
-    if _WE.match(t):
-        parents = section.split(SECTION_SEP)[:-1] if section else []
-        return heading if any(_WORKSTREAM.search(p) for p in parents) else (body or None)
+    in_workstream = any(_WORKSTREAM.search(p) for p in parts[:-1])
+    if anaphor:
+        named = re.sub(r"\s", "", anaphor.group(2).lower()) in re.sub(r"\s", "", heading.lower())
+        return heading if heading and (in_workstream or named) else None
+    if _WE.search(t):
+        return heading if heading and in_workstream else (body or None)
     return None
 
 
@@ -554,21 +559,12 @@ _SPACE = re.compile(r"\s+")
 def due_words(due: str | None) -> str:
     """A deadline as a spreadsheet keeps it as text: "by September 2017", "by 2020". ("2017-09"
     alone Excel turns into a date; a leading apostrophe shows in every other program.)"""
-    if not due:
-        return ""
-    year, _, month = due.partition("-")
-    return f"by {MONTH_NAMES[int(month) - 1]} {year}" if month else f"by {year}"
+    return f"by {uk_date(due)}" if due else ""
 
 
-MONTH_NAMES = ("January", "February", "March", "April", "May", "June", "July", "August",
-               "September", "October", "November", "December")
-
-
-def to_csv(items: list[Commitment], link: Callable[[Commitment], str],
-           date: Callable[[str], str]) -> str:
+def to_csv(items: list[Commitment], link: Callable[[Commitment], str]) -> str:
     """The items as CSV for a spreadsheet: UTF-8 with a byte-order mark (so Excel reads "£"),
-    the columns of CSV_COLUMNS, every cell on one line. `link` gives an item's address and
-    `date` writes the document's date as people read it."""
+    the columns of CSV_COLUMNS, every cell on one line. `link` gives an item's address."""
     buf = io.StringIO()
     buf.write("\ufeff")
     w = csv.writer(buf, lineterminator="\r\n")
@@ -577,7 +573,7 @@ def to_csv(items: list[Commitment], link: Callable[[Commitment], str],
         where = SECTION_SEP.join(x for x in (c.paper, c.section) if x)
         page = f"{c.page}–{c.page_end}" if c.page and c.page_end else (c.page or "")
         row = [c.text, due_words(c.due), "; ".join(c.figures), c.owner or "", c.topic, c.title,
-               c.body, date(c.date), where, page, link(c)]
+               c.body, uk_date(c.date), where, page, link(c)]
         w.writerow([_SPACE.sub(" ", str(v)).strip() for v in row])
     return buf.getvalue()
 

@@ -100,7 +100,7 @@ def register(app: Flask, current: Callable[[], Searcher]) -> None:
         if named["doc"]:
             named["doc"] = current().index.doc_by_id[named["doc"]].title
         name = file_name(named, date.today().isoformat())
-        return Response(to_csv(items, link, uk_date), mimetype="text/csv",
+        return Response(to_csv(items, link), mimetype="text/csv",
                         headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
     @bp.get("/api/commitments")
