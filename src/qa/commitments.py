@@ -368,7 +368,7 @@ def extract(index: Index) -> list[Commitment]:
         first_cell = doc.text[row_start:doc.text.find("\t", row_start)] if kind == "cell" else ""
         # A timetable row's deadline may stand in its own cell: "Implement ...\tSept 18 for health".
         due = due_date(text, doc.date) or (due_date(row, doc.date) if kind == "row" else None)
-        first, last = _pages(doc, a, b)
+        first, last = page_span(doc, a, b)
         out.append(Commitment(text=text, due=due, figures=figures(text),
                               owner=owner(text, p.section, doc.body), doc_id=p.doc_id,
                               title=doc.title, area=doc.area, paper=p.paper, section=p.section,
@@ -378,7 +378,7 @@ def extract(index: Index) -> list[Commitment]:
     return out
 
 
-def _pages(doc, start: int, end: int) -> tuple[int | None, int | None]:
+def page_span(doc, start: int, end: int) -> tuple[int | None, int | None]:
     """The page a span starts on and, if later, the one it ends on (1-based); (None, None) for
     a document without pages. `pages` holds where each page begins in the text."""
     starts = getattr(doc, "pages", None) or []  # the ingest branch adds it to Document
