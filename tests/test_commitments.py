@@ -5,12 +5,11 @@ import csv
 import io
 import re
 from datetime import date
-from types import SimpleNamespace
 
 import pytest
 
 from qa.commitments import (CSV_COLUMNS, PAGE_SIZE, FilterError, due_date, extract, figures,
-                            is_commitment, owner, page_span, select)
+                            is_commitment, owner, select)
 from conftest import qa_cli, validate
 
 PRONOUNS = {"we", "our", "us", "this", "that", "these", "those", "they", "there", "it", "its"}
@@ -294,10 +293,3 @@ def test_cli_commitments(cli_env):
     out = qa_cli("commitments", "--q", "zebra", "--json", env_extra=cli_env)
     assert out.returncode == 0 and "no commitments match" in out.stderr
     assert out.stdout.strip().replace("\n", "").replace(" ", "") == '{"commitments":[]}'
-
-
-def test_an_items_page_comes_from_where_its_documents_pages_begin():
-    doc = SimpleNamespace(pages=[0, 100, 200])  # a paged document: where each page begins
-    assert page_span(doc, 150, 180) == (2, None)
-    assert page_span(doc, 190, 230) == (2, 3)
-    assert page_span(SimpleNamespace(pages=[]), 10, 20) == (None, None)

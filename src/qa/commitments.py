@@ -7,7 +7,6 @@ document text, cited like a search result.
 """
 from __future__ import annotations
 
-import bisect
 import csv
 import io
 import re
@@ -15,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Callable
 
 from .bm25 import words
-from .chunk import SECTION_SEP
+from .chunk import SECTION_SEP, pages_of
 from .cite import uk_date
 from .index import Index
 from .sentences import split_sentences
@@ -368,7 +367,7 @@ def extract(index: Index) -> list[Commitment]:
         first_cell = doc.text[row_start:doc.text.find("\t", row_start)] if kind == "cell" else ""
         # A timetable row's deadline may stand in its own cell: "Implement ...\tSept 18 for health".
         due = due_date(text, doc.date) or (due_date(row, doc.date) if kind == "row" else None)
-        first, last = page_span(doc, a, b)
+        first, last = pages_of(doc.pages, a, b)
         out.append(Commitment(text=text, due=due, figures=figures(text),
                               owner=owner(text, p.section, doc.body), doc_id=p.doc_id,
                               title=doc.title, area=doc.area, paper=p.paper, section=p.section,
@@ -376,17 +375,6 @@ def extract(index: Index) -> list[Commitment]:
                               topic=first_cell.strip(), body=doc.body, date=doc.date,
                               page=first, page_end=last))
     return out
-
-
-def page_span(doc, start: int, end: int) -> tuple[int | None, int | None]:
-    """The page a span starts on and, if later, the one it ends on (1-based); (None, None) for
-    a document without pages. `pages` holds where each page begins in the text."""
-    starts = getattr(doc, "pages", None) or []  # the ingest branch adds it to Document
-    if not starts:
-        return None, None
-    first = max(1, bisect.bisect_right(starts, start))
-    last = max(1, bisect.bisect_right(starts, max(start, end - 1)))
-    return first, last if last != first else None
 
 
 def _section_statements(index: Index):

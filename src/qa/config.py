@@ -8,8 +8,13 @@ from pathlib import Path
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 MODES = ("hybrid", "bm25", "dense")
 FUSIONS = ("rrf", "score")
+RANKERS = ("plain", "ltr")
+EXPANSIONS = ("max", "blend", "off")
 MAX_QUERY_CHARS = 1000
 MAX_K = 50
+# Files larger than this are skipped with a warning: read whole, a 50 MB text file makes
+# 110,000 passages and 1.9 GB of memory. A 300-page plan with pictures is 5-30 MB as PDF.
+MAX_FILE_MB = 40.0
 
 
 def _project_root() -> Path:
@@ -51,12 +56,30 @@ class Settings:
     sentence_weight: float = 0.5
     # Share of the highlight choice that comes from sentence vectors (the rest: shared words).
     highlight_dense_weight: float = 0.7
+    # BM25 weight of the vocabulary's expansions, against 1 for the asker's own words: of
+    # phrases the plans never use, and of phrases they use too.
+    synonym_weight: float = 0.5
+    also_weight: float = 0.2
+    # How the dense side uses the question reworded in the plans' words: the better of the
+    # two matches (max), their mean (blend), or not at all (off).
+    expansion: str = "max"
+    # Lift of a passage whose sentence holds what the question asks for, near its words.
+    answer_weight: float = 0.0
+    # Score taken off a passage for each passage of its document ranked above it.
+    diversity: float = 0.0
+    # "ltr": the learned ranker shipped in the package; "plain": the fixed blend.
+    ranker: str = "plain"
     host: str = "127.0.0.1"
     port: int = 8000
-    synonyms: Path | None = None  # a user's synonyms file, read after the shipped vocabulary
     # The address readers reach the page at ("https://plans.example.org"): citation links are
     # built from it, never from a request's Host header; empty gives relative links.
     public_url: str = ""
+    synonyms: Path | None = None  # a user's synonyms file, read after the shipped vocabulary
+    max_file_mb: float = MAX_FILE_MB
+
+    @property
+    def max_file_bytes(self) -> int:
+        return int(self.max_file_mb * 2**20)
 
     @classmethod
     def from_env(cls, env: dict | None = None, **overrides) -> "Settings":
@@ -71,9 +94,11 @@ class Settings:
             fusion=env.get("QA_FUSION") or "score",
             dense_weight=float(env.get("QA_DENSE_WEIGHT") or 0.4),
             sentence_weight=float(env.get("QA_SENTENCE_WEIGHT") or 0.5),
+            ranker=env.get("QA_RANKER") or "plain",
             host=env.get("QA_HOST") or "127.0.0.1",
             port=int(env.get("QA_PORT") or 8000),
-            synonyms=Path(env["QA_SYNONYMS"]) if env.get("QA_SYNONYMS") else None,
             public_url=(env.get("QA_PUBLIC_URL") or "").rstrip("/"),
+            synonyms=Path(env["QA_SYNONYMS"]) if env.get("QA_SYNONYMS") else None,
+            max_file_mb=float(env.get("QA_MAX_FILE_MB") or MAX_FILE_MB),
         )
         return replace(s, **overrides) if overrides else s

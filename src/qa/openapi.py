@@ -52,7 +52,12 @@ SCHEMAS = {
             "text": {"type": "string", "description": "document text[start:end], exactly"},
             "highlights": {"type": "array", "description": "[start, end] offsets within text",
                            "items": {"type": "array", "items": {"type": "integer"},
-                                     "minItems": 2, "maxItems": 2}}}},
+                                     "minItems": 2, "maxItems": 2}},
+            "page": {"type": ["integer", "null"], "minimum": 1,
+                     "description": "page where the passage begins; null for formats "
+                                    "without pages"},
+            "page_end": {"type": ["integer", "null"], "minimum": 2,
+                         "description": "page where it ends, when a later one; else null"}}},
     "SearchResult": {
         "type": "object", "required": ["query", "mode", "k", "took_ms", "no_answer", "results"],
         "properties": {
@@ -63,6 +68,7 @@ SCHEMAS = {
             "no_answer": {"type": "boolean",
                           "description": "true when nothing in the corpus answers well"},
             "results": {"type": "array", "items": _ref("Hit")},
+            "answer": {"oneOf": [{"type": "null"}, _ref("Answer")]},
             "definition": {
                 "description": "when the question asks what an acronym stands for: the long "
                                "form the plans give it (the passage spelling it out ranks "
@@ -71,12 +77,33 @@ SCHEMAS = {
                     "type": "object", "required": ["acronym", "expansion"],
                     "properties": {"acronym": {"type": "string"},
                                    "expansion": {"type": "string"}}}]}}},
+    "Answer": {
+        "description": "the answer box: the sentence that best answers, quoted from the hit "
+                       "of rank `rank` (its citation fields are that hit's); null when "
+                       "no_answer is true",
+        "type": "object", "required": ["rank", "start", "end", "quote", "also_in"],
+        "properties": {
+            "rank": {"type": "integer", "minimum": 1},
+            "start": {"type": "integer", "minimum": 0,
+                      "description": "the sentence's offsets within that hit's text"},
+            "end": {"type": "integer", "minimum": 0},
+            "quote": {"type": "string", "description": "the sentence, its line breaks as spaces"},
+            "also_in": {"type": "array", "items": {"type": "integer", "minimum": 1},
+                        "description": "ranks of the best hit of each other document whose "
+                                       "best sentence holds every question word the "
+                                       "answer's sentence holds"}}},
     "DocumentMeta": {
         "type": "object",
         "required": ["doc_id", "path", "title", "body", "date", "area", "type", "chars"],
         "properties": {k: {"type": "string"} for k in
-                       ("doc_id", "path", "title", "body", "date", "area", "type")}
-        | {"chars": {"type": "integer"}}},
+                       ("doc_id", "path", "title", "body", "date", "area", "type", "source_url")}
+        | {"chars": {"type": "integer"},
+           "pages": {"type": "array", "items": {"type": "integer", "minimum": 0},
+                     "description": "offset in text where each page begins; empty for "
+                                    "formats without pages"},
+           "origins": {"type": "object", "description": "where each field came from",
+                       "additionalProperties": {
+                           "enum": ["catalog", "properties", "file name", "text"]}}}},
     "Document": {"allOf": [_ref("DocumentMeta"), {
         "type": "object", "required": ["text"], "properties": {"text": {"type": "string"}}}]},
     "Commitment": {
