@@ -161,6 +161,7 @@ def test_filters(items, index):
     ({"due_after": "2019-13"}, "year"),
     ({"area": "Atlantis"}, "unknown area"),
     ({"doc": "nope"}, "unknown document"),
+    ({"q": "stroke " * 200}, "the most allowed is 1,000"),
 ])
 def test_filters_that_make_no_sense(items, index, kwargs, message):
     with pytest.raises(FilterError, match=message):

@@ -16,6 +16,7 @@ from typing import Callable
 from .bm25 import words
 from .chunk import SECTION_SEP, pages_of
 from .cite import uk_date
+from .config import MAX_QUERY_CHARS
 from .index import Index
 from .sentences import split_sentences
 
@@ -25,8 +26,9 @@ _MONTH = r"(jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug
 CSV_COLUMNS = ("commitment", "due", "figures", "owner", "topic", "document", "publisher",
                "document date", "section", "page", "link")
 PAGE_SIZE = 50
-# The register's orders: document order (as the plans read), deadline, area.
-SORTS = ("document", "due", "area")
+# The register's orders, with what the page calls them: by document (as the plans read),
+# deadline, area.
+SORTS = {"document": "Document", "due": "Due date", "area": "Area"}
 
 
 class FilterError(ValueError):
@@ -452,6 +454,9 @@ def select(items: list[Commitment], index: Index, q: str | None = None, area: st
     before 2020 begins; "due after 2020", after it ends; items with no deadline match neither.
     q matches an item holding all its words, where a phrase the vocabulary expands
     (`expansions`, from qa.synonyms: "bed blocking") may be met by any of its terms."""
+    if q and len(q) > MAX_QUERY_CHARS:
+        raise FilterError(f"q is {len(q):,} characters long; the most allowed is "
+                          f"{MAX_QUERY_CHARS:,}")
     areas = {d.area.lower() for d in index.docs if d.area}
     if area and area.strip().lower() not in areas:
         raise FilterError(f"unknown area {area!r}: known areas are "

@@ -8,26 +8,19 @@ from typing import Callable
 from flask import Blueprint, Flask, Response, jsonify, render_template, request, url_for
 
 from .cite import citation, pages, public_link, uk_date
-from .commitments import (PAGE_SIZE, FilterError, count, due_words, extract, file_name, order,
-                          page_of, select, to_csv)
+from .commitments import (PAGE_SIZE, SORTS, FilterError, count, due_words, extract, file_name,
+                          order, page_of, select, to_csv)
 from .index import Index
 from .search import Searcher
-from .synonyms import Synonyms
 
 FILTERS = ("q", "area", "doc", "due_before", "due_after")
 # What the page's links carry besides the filters.
 VIEW = ("sort", "page")
-SORT_OPTIONS = (("document", "Document"), ("due", "Due date"), ("area", "Area"))
 
 
 @lru_cache(maxsize=2)  # the index served and, during a switch, the one before it
 def _extracted(index: Index) -> list:
     return extract(index)
-
-
-@lru_cache(maxsize=4)
-def _vocabulary(path) -> Synonyms:
-    return Synonyms.load(path)
 
 
 def register(app: Flask, current: Callable[[], Searcher]) -> None:
@@ -42,7 +35,8 @@ def register(app: Flask, current: Callable[[], Searcher]) -> None:
         searcher = current()
         given = args()
         q = given["q"] or ""
-        expansions = _vocabulary(searcher.settings.synonyms).expand(q) if q else []
+        # The searcher's own vocabulary: the register reads q as the search box does.
+        expansions = searcher.synonyms.expand(q) if q else []
         items = select(_extracted(searcher.index), searcher.index, expansions=expansions,
                        **given)
         return order(items, request.args.get("sort"))
@@ -70,7 +64,7 @@ def register(app: Flask, current: Callable[[], Searcher]) -> None:
         except FilterError as e:
             return render_template("commitments.html", args=request.args, rows=[], shown=None,
                                    total=total, error=str(e), csv_href=None,
-                                   sort_options=SORT_OPTIONS), 400
+                                   sort_options=SORTS.items()), 400
         back = here()
         rows = [{"c": c, "due": due_words(c.due), "cite": cite(c), "date": uk_date(c.date),
                  "pages": pages(c),
@@ -88,7 +82,7 @@ def register(app: Flask, current: Callable[[], Searcher]) -> None:
             prev_href=page_href(shown.number - 1), next_href=page_href(shown.number + 1),
             csv_href=url_for("commitments.csv_download",
                              **{k: v for k in (*FILTERS, "sort") if (v := request.args.get(k))}),
-            sort_options=SORT_OPTIONS)
+            sort_options=SORTS.items())
 
     @bp.get("/commitments.csv")
     def csv_download():
