@@ -82,6 +82,12 @@ def test_owner_is_taken_from_the_text(items):
                "psychiatric liaison services", True),
     ("bullet", "Directors of Finance to commission independent external review, addressing", True),
     ("bullet", "introducing Urgent Treatment Centres (UTCs) by autumn 2020", True),
+    # a forecast is no undertaking; a clause before "to" is no named doer
+    ("sentence", "With an ageing population, this issue is likely to increase by 2025.", False),
+    ("sentence", "Projections suggest that there will be over 21,000 people aged 65+ living "
+                 "alone in the city by 2025.", False),
+    ("bullet", "The national specification does not require general practice to offer a set "
+               "number of consultations", False),
     # a heading in a list is no task, though its first word may be a verb
     ("bullet", "Career pathways", False),
     ("row", "Stroke Care", False),

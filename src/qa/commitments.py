@@ -77,6 +77,8 @@ _DEADLINE = re.compile(rf"\b(by|before|until|no later than)\s+(the\s+end\s+of\s+
                        rf"\d\d/\d\d\b|Q[1-4])", re.I)
 _NOT = re.compile(r"\b(asked to note|be noted|is noted|were noted|recommend(s|ed)? (that|to)|"
                   r"recommendations?|resolved|would|could be|may be)\b", re.I)
+_FORECAST = re.compile(r"\b(likely|unlikely|projections?|projected|forecasts?|forecasted|predicted|"
+                       r"predicts?|estimated to)\b", re.I)
 _QUESTION_WORD = re.compile(r"^(what|how|why|when|where|who|which)\b", re.I)
 _TARGET_ROW = re.compile(r"(\S.*?)\s[–-]\s")
 
@@ -93,6 +95,10 @@ def is_commitment(text: str, kind: str, pledged: bool = False, doc_date: str = "
     # a listed task with its own doer ("Executive Nurses ... to lead the work:") still counts.
     if (len(t) < 12 or t.endswith("?") or _NOT.search(t) or _QUESTION_WORD.match(t)
             or (t.endswith(":") and kind != "row" and not (listed and _doer_to(t)))):
+        return False
+    # A forecast of the world is no undertaking: "Projections suggest that there will be over
+    # 21,000 people aged 65+ living alone by 2025", "this issue is likely to increase by 2025".
+    if _FORECAST.search(t):
         return False
     if _FUTURE.search(t) and not re.search(r"\bwill be (an? )?(issue|challenge|problem)", t, re.I):
         return True
@@ -181,11 +187,15 @@ def _doer_to(text: str) -> bool:
     if not m or imperative(text):
         return False
     doer = _WORD.findall(text[:m.start(1)])[:-1]
-    return (len(doer) >= 2 and not _FINITE & {w.lower() for w in doer} and "(" not in text[:m.start(1)]
+    # A doer is a short name ("Directors of Finance"); a longer run before "to" is a clause
+    # ("The CCG monitors a range of indicators to assure ...").
+    return (2 <= len(doer) <= 4 and not _FINITE & {w.lower() for w in doer}
+            and "(" not in text[:m.start(1)]
             and m.group(1) in _readings(m.group(1))["VERB"].get("VERB", ()))
 
 
-_FINITE = {"is", "are", "was", "were", "be", "been", "has", "have", "had", "will", "would"}
+_FINITE = {"is", "are", "was", "were", "be", "been", "has", "have", "had", "will", "would",
+           "do", "does", "did", "can", "could", "may", "might", "must", "should", "shall", "not"}
 
 
 # --- due dates and figures ------------------------------------------------------------------
@@ -392,8 +402,7 @@ def _section_statements(index: Index):
         headings = {_NUMBERING.sub("", h).strip() for h in [paper, *section.split(SECTION_SEP)]}
         found = [f for f in statements(text[a:b], a) if text[f[0]:f[1]].strip() not in headings]
         kinds = ["cell" if k.startswith("cell:") else k for _, _, k in found]
-        verdicts = _verdicts([text[s:e].split("\t")[0] for s, e, _ in found], kinds,
-                             index.doc_by_id[doc_id].date)
+        verdicts = _verdicts([text[s:e] for s, e, _ in found], kinds, index.doc_by_id[doc_id].date)
         cells: dict[str, list[bool]] = {}
         for (s, e, k), v in zip(found, verdicts):
             if k.startswith("cell:"):
@@ -408,11 +417,16 @@ def _section_statements(index: Index):
 
 
 def _verdicts(texts: list[str], kinds: list[str], doc_date: str) -> list[bool]:
-    """is_commitment of each statement of a section, in order. A lead-in (a sentence without
-    a full stop that a list or table follows: "This commits to") is no item itself; its
-    list's items are pledged when it commits."""
+    """is_commitment of each statement of a section (its text, a row's cells apart by tabs),
+    in order. A table row with a date in a later cell is a timetable's activity. A lead-in (a
+    sentence without a full stop that a list or table follows: "This commits to") is no item
+    itself; its list's items are pledged when it commits."""
     out, pledged = [], False
-    for i, (t, kind) in enumerate(zip(texts, kinds)):
+    for i, (row, kind) in enumerate(zip(texts, kinds)):
+        t, *cells = row.split("\t")
+        if kind == "row" and any(_WHEN.match(c) for c in cells):
+            out.append(len(t.strip()) >= 12)  # a timetable's activity: "Establish iSPA\tSept 18"
+            continue
         if kind == "bullet":
             out.append(is_commitment(t, kind, pledged, doc_date))
             continue
@@ -422,6 +436,10 @@ def _verdicts(texts: list[str], kinds: list[str], doc_date: str) -> list[bool]:
         pledged = lead_in and verdict
         out.append(verdict and not lead_in)
     return out
+
+
+# A timetable cell: "Sept 18 for health", "Apr 18 – Mar 19", "Q3 2019", "autumn 2020".
+_WHEN = re.compile(rf"^\s*(?:{_MONTH}|{_SEASON}|Q[1-4])\s+(?:(?:19|20)?\d\d)\b", re.I)
 
 
 def _line(text: str, pos: int) -> str:
