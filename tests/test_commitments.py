@@ -88,6 +88,8 @@ def test_owner_is_taken_from_the_text(items):
                  "alone in the city by 2025.", False),
     ("bullet", "The national specification does not require general practice to offer a set "
                "number of consultations", False),
+    ("sentence", "Whilst members of the Board will represent their organisations, it is "
+                 "recognised that planning will require an approach.", False),
     # a heading in a list is no task, though its first word may be a verb
     ("bullet", "Career pathways", False),
     ("row", "Stroke Care", False),

@@ -79,6 +79,8 @@ _NOT = re.compile(r"\b(asked to note|be noted|is noted|were noted|recommend(s|ed
                   r"recommendations?|resolved|would|could be|may be)\b", re.I)
 _FORECAST = re.compile(r"\b(likely|unlikely|projections?|projected|forecasts?|forecasted|predicted|"
                        r"predicts?|estimated to)\b", re.I)
+_CONCESSION = re.compile(r"^(?:whilst|while|although|though|even if)\b[^,]*,", re.I)
+_NEED = re.compile(r"\bwill (?:also |still )?(?:need|require|be required|be needed)\b", re.I)
 _QUESTION_WORD = re.compile(r"^(what|how|why|when|where|who|which)\b", re.I)
 _TARGET_ROW = re.compile(r"(\S.*?)\s[–-]\s")
 
@@ -100,7 +102,11 @@ def is_commitment(text: str, kind: str, pledged: bool = False, doc_date: str = "
     # 21,000 people aged 65+ living alone by 2025", "this issue is likely to increase by 2025".
     if _FORECAST.search(t):
         return False
-    if _FUTURE.search(t) and not re.search(r"\bwill be (an? )?(issue|challenge|problem)", t, re.I):
+    # "will" undertakes in the main clause, not in a concession ("Whilst members of the Board
+    # will represent their organisations, ...") nor where it states a need ("... will require
+    # an approach", "will need to be").
+    main = _NEED.sub(" ", _CONCESSION.sub("", t))
+    if _FUTURE.search(main) and not re.search(r"\bwill be (an? )?(issue|challenge|problem)", t, re.I):
         return True
     aim = _AIM.search(t)
     if aim and aim.group(1).lower().startswith("plan"):
