@@ -4,7 +4,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -82,31 +81,22 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 OUTPUT = ROOT / "test-output"
 
 
-@contextmanager
-def served(app):
-    """`app` under waitress, the production server, on a free localhost port: its address."""
+@pytest.fixture(scope="session")
+def live_server(searcher):
+    """The real app under waitress, the production server, on a free localhost port."""
     import socket
     import threading
 
     from waitress.server import create_server
 
-    server = create_server(app, host="127.0.0.1", port=0, threads=THREADS)
+    server = create_server(create_app(searcher), host="127.0.0.1", port=0, threads=THREADS)
     port = server.socket.getsockname()[1]
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     with socket.create_connection(("127.0.0.1", port), timeout=10):
         pass
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.close()
-
-
-@pytest.fixture(scope="session")
-def live_server(searcher):
-    """The real app under its real server."""
-    with served(create_app(searcher)) as url:
-        yield url
+    yield f"http://127.0.0.1:{port}"
+    server.close()
 
 
 @pytest.fixture(scope="session")

@@ -46,8 +46,7 @@ def test_dates_read_the_uk_way():
 
 
 def test_a_citation_quotes_names_dates_and_links():
-    h = hit(1, "a", "x", paper="Appendix 1", section="Stroke")
-    h.page, h.page_end = 12, 13  # set by name: fields the ingest branch adds to Hit
+    h = hit(1, "a", "x", paper="Appendix 1", section="Stroke", page=12, page_end=13)
     assert pages(h) == "pp. 12–13" and pages(hit(1, "a", "x")) == ""
     link = public_link("/doc/a?start=1#passage", "https://plans.example.org")
     assert citation(h, "The model.", link, "https://example.org/paper.pdf") == (

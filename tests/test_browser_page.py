@@ -2,14 +2,17 @@
 empty states, quotable citations, a document view that shows where the reader is."""
 from __future__ import annotations
 
+import os
 import re
-from dataclasses import replace
+import socket
+import subprocess
+import sys
+import time
 
 import pytest
 
-from conftest import OUTPUT, served
-from qa.search import Searcher
-from qa.web import EXAMPLES, create_app
+from conftest import OUTPUT
+from qa.web import EXAMPLES
 
 SIZES = {"desktop": {"width": 1366, "height": 900}, "phone": {"width": 390, "height": 844}}
 PUBLIC = "https://plans.example.org"
@@ -27,10 +30,26 @@ PAGES = {"home": "/", "results": "/search?q=what+is+the+stroke+model%3F",
 
 
 @pytest.fixture(scope="module")
-def public_server(index, settings):
-    """The app as deployed behind a public address (QA_PUBLIC_URL)."""
-    with served(create_app(Searcher(index, replace(settings, public_url=PUBLIC)))) as url:
-        yield url
+def public_server(cli_env):
+    """`qa serve` as deployed behind a public address (QA_PUBLIC_URL), in its own process."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, **cli_env, "HF_HUB_OFFLINE": "1", "QA_PUBLIC_URL": PUBLIC}
+    proc = subprocess.Popen([sys.executable, "-m", "qa", "serve", "--no-build", "--port",
+                             str(port)], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(600):  # the model loads before the first request is taken
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
 
 
 @pytest.fixture(params=list(SIZES))

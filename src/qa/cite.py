@@ -23,10 +23,9 @@ def uk_date(value: str) -> str:
 
 def pages(item) -> str:
     """"p. 12" or "pp. 12–13" for a hit that knows its pages; "" for formats without."""
-    first, last = getattr(item, "page", None), getattr(item, "page_end", None)
-    if not first:
+    if not item.page:
         return ""
-    return f"pp. {first}–{last}" if last and last != first else f"p. {first}"
+    return f"pp. {item.page}–{item.page_end}" if item.page_end else f"p. {item.page}"
 
 
 def public_link(path: str, public_url: str) -> str:

@@ -1,6 +1,7 @@
 """The web page and JSON API: a thin Flask shell over the searcher a source hands each request."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -83,6 +84,12 @@ def _filter_tags(args: dict, searcher: Searcher) -> list[dict]:
              "href": url_for("search_page", **{k: v for k, v in args.items() if k != key})}
             for key, (name, value) in shown.items()
             if key in args and not (key == "mode" and args[key] == "hybrid")]
+
+
+def as_asked(terms: list[str], query: str) -> list[str]:
+    """Each term as the question spells it ("solihull" -> "Solihull"), where it does."""
+    return [m.group(0) if (m := re.search(rf"\b{re.escape(t)}\b", query, re.I)) else t
+            for t in terms]
 
 
 def filters_match(docs: list, doc: str | None, area: str | None) -> bool:
@@ -230,6 +237,7 @@ def create_app(source) -> Flask:
         answer = answer_of(result)
         return render_template(
             "results.html", result=result, hits=hits, answer=answer, error=None,
+            missing=as_asked(result.missing_terms, result.query),
             answer_item=hits[answer.rank - 1] if answer else None,
             also=[hits[r - 1] for r in answer.also_in] if answer else [],
             filters_match=filters_match(searcher.index.docs, _arg("doc"), _arg("area")), **form)
@@ -248,7 +256,7 @@ def create_app(source) -> Flask:
         return render_template(
             "doc.html", doc=doc, passage=passage, cited=start < end, contents=contents,
             segments=doc_segments(doc.text, contents, start, end, mark),
-            back=_back_link(), source_url=getattr(doc, "source_url", ""))
+            back=_back_link(), source_url=doc.source_url)
 
     # --- JSON API ---------------------------------------------------------------------------
 
@@ -352,7 +360,7 @@ def _hit_view(hit, searcher: Searcher, back: str) -> dict:
     where = {"doc_id": hit.doc_id, "start": hit.start, "end": hit.end}
     if found:
         where["hl"] = f"{hit.start + found[0]}-{hit.start + found[1]}"
-    source_url = getattr(searcher.index.doc_by_id[hit.doc_id], "source_url", "")
+    source_url = searcher.index.doc_by_id[hit.doc_id].source_url
     link = public_link(url_for("document_page", **where) + "#passage",
                        searcher.settings.public_url)
     quote = found[2] if found else ""
