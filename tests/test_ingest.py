@@ -2,18 +2,29 @@
 from __future__ import annotations
 
 import json
-import os
+import re
 
 import pytest
 
-from fixtures.make import (DOCX_TABLE, HTML_PAGE, MARKDOWN, PDF_FACT, PDF_TABLE, RUNNING_HEADER,
-                           plan_docx, plan_pdf, scanned_pdf)
+from fixtures.make import (DOCX_TABLE, HTML_DIV_PAGE, HTML_PAGE, MARKDOWN, PDF_FACT, PDF_TABLE, RUNNING_HEADER,
+                           encrypted_pdf, pdf_bytes, plan_docx, plan_pdf, scanned_pdf)
 from qa.chunk import chunk
 from qa.config import ChunkSettings, Settings
-from qa.ingest import (CorpusError, Skip, corpus_hashes, doc_id_for, load_catalog, name_for,
-                       read_bytes, read_corpus, scan)
+from qa.ingest import (CorpusError, Skip, corpus_hashes, doc_id_for, load_catalog, read_bytes,
+                       read_corpus, scan)
 
 CFG = ChunkSettings()
+
+
+def _zip(files: dict) -> bytes:
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for name, text in files.items():
+            z.writestr(name, text)
+    return buf.getvalue()
 
 
 def passages_of(name, data, entry=None):
@@ -77,6 +88,13 @@ def test_html_keeps_the_main_content_only_with_entities_decoded():
     assert holding(passages, "County Hospital\t24\t30").context.endswith(
         "Site\tBeds now\tBeds in 2020") or "Site\tBeds now" in holding(
         passages, "County Hospital").text
+
+
+def test_an_html_page_without_main_loses_its_menu_sidebar_and_footer():
+    doc, passages = passages_of("minutes.html", HTML_DIV_PAGE.encode())
+    assert "STRIPME" not in doc.text and "A to Z" not in doc.text
+    assert holding(passages, "delayed transfers").section == (
+        "Health Scrutiny Board minutes › Actions")
 
 
 def test_markdown_headings_are_in_the_section_path_and_pipe_tables_are_rows():
@@ -181,6 +199,10 @@ def test_every_file_is_read_or_named_with_its_reason(tmp_path):
     (corpus / "data.bin").write_bytes(b"\x00\x01\x02" * 100)
     (corpus / "empty.txt").write_text("\n\n")
     (corpus / "broken.pdf").write_bytes(b"%PDF-1.4\n garbage")
+    (corpus / "locked.pdf").write_bytes(encrypted_pdf())
+    docx = plan_docx()
+    (corpus / "broken.docx").write_bytes(docx.replace(b"word/document.xml", b"word/document.xmX"))
+    (corpus / "sheet.xlsx").write_bytes(_zip({"xl/workbook.xml": "<workbook/>"}))
     (corpus / "big.txt").write_text("word " * 300_000)
     (corpus / ".DS_Store").write_bytes(b"\x00")
     (corpus / "passwd").symlink_to("/etc/passwd")
@@ -192,6 +214,9 @@ def test_every_file_is_read_or_named_with_its_reason(tmp_path):
     assert "binary" in reasons["data.bin"]
     assert reasons["empty.txt"] == "no text"
     assert "unreadable PDF" in reasons["broken.pdf"]
+    assert "encrypted PDF" in reasons["locked.pdf"]
+    assert "unreadable" in reasons["broken.docx"] or "unsupported" in reasons["broken.docx"]
+    assert "Excel workbook" in reasons["sheet.xlsx"]
     assert "over the size limit" in reasons["big.txt"] and "QA_MAX_FILE_MB" in reasons["big.txt"]
     assert reasons[".DS_Store"] == "hidden file"
     assert "outside the corpus" in reasons["passwd"]
@@ -218,8 +243,12 @@ def test_a_link_out_of_the_corpus_is_refused_and_one_inside_is_read(tmp_path):
 def test_names_that_would_share_a_doc_id_are_refused(tmp_path):
     ids = {doc_id_for(n) for n in ("a b.txt", "a_b.txt", "x.txt", "x.md", "sub/x.txt")}
     assert len(ids) == 5 and doc_id_for("a b.txt") == "a~20b"
+    # Reversible: ~XX is a byte of the name's UTF-8, and "~" itself is escaped.
     for name in ("a b.txt", "sub/plan (2).pdf", "caf\u00e9.docx", "x~y.md"):
-        assert name_for(doc_id_for(name)) in (name, name[:-4])
+        doc_id = doc_id_for(name)
+        back = re.sub(rb"~([0-9A-F]{2})", lambda m: bytes([int(m.group(1), 16)]),
+                      doc_id.encode()).decode()
+        assert back in (name, name[:-4]) and re.fullmatch(r"[A-Za-z0-9_.~-]+", doc_id)
     corpus = tmp_path / "c"
     corpus.mkdir()
     (corpus / "x").write_text("one\n")
@@ -248,3 +277,32 @@ def test_the_size_limit_is_a_setting():
 def test_scanned_pdf_is_reported_as_such():
     with pytest.raises(Skip, match="no text layer"):
         read_bytes("scan.pdf", scanned_pdf(), None)
+
+
+def test_a_passage_running_onto_the_next_page_names_both():
+    from qa.chunk import pages_of
+
+    assert pages_of([0, 100, 200], 50, 150) == (1, 2)
+    assert pages_of([0, 100, 200], 100, 200) == (2, None)
+    assert pages_of([0, 100, 200], 150, 260) == (2, 3)
+    assert pages_of([], 0, 10) == (None, None)
+    # A paragraph too long for its page: the sentence the page break cuts stays whole, the
+    # page beginning inside it, and the passage holding it is cited "pp. 1-2".
+    sentence = "Beds in the community will rise as the new model of care beds in. "
+    data = pdf_bytes([[("h2", "1. Community beds"), ("p", sentence * 100)]])
+    doc, passages = passages_of("beds.pdf", data)
+    assert len(doc.pages) == 2 and "\n" not in doc.text[doc.pages[1] - 40:doc.pages[1] + 40]
+    assert sentence * 80 in doc.text
+    across = [p for p in passages if p.start < doc.pages[1] < p.end]
+    assert across and all((p.page, p.page_end) == (1, 2) for p in across)
+
+
+def test_a_pdf_table_running_over_a_page_break_keeps_its_header():
+    rows = [["Practice", "List size", "Nurses"]] + [
+        [f"Practice {i}", f"{5000 + i * 10}", f"{i % 7}"] for i in range(1, 91)]
+    doc, passages = passages_of("lists.pdf", pdf_bytes([[("h2", "Practices"), ("table", rows)]]))
+    assert len(doc.pages) >= 2
+    last = holding(passages, "Practice 90\t5900\t6")
+    assert last.page >= 2 and last.kind == "table"
+    assert "Practice\tList size\tNurses" in last.context
+    assert all(t.rows[0] == tuple(rows[0]) for t in doc.tables)

@@ -81,7 +81,7 @@ _SIGNATORY = re.compile(r"^(?:(?:Cllr|Dr|Mr|Mrs|Ms|Prof)\.?\s)?[A-Z][a-z'-]+(?:\
                         r".*\b(?:Chief|Director|Officer|Executive|Manager|Councillor|Chair|Head|"
                         r"Lead|Secretary|Clerk|Leader|Member)\b")
 # hearing loop is available"), an empty entry ("Nil", "None").
-_NOTICE = re.compile(r"^(?i:please\s|notes?\b|n\.?b\.?\b)|^\w+(?:\s\w+)?:\s+[a-z]|"
+_NOTICE = re.compile(r"^(?i:please\s|notes?\s*:|n\.?b\.?[\s:])|"
                      r"^(?i:nil|none|n/?a|tb[ca])\.?$")
 
 
@@ -269,7 +269,27 @@ def _blocks(doc: Document, lines: list[tuple[int, str]], furniture: set[str]) ->
             continue
         kind = "bullet" if _BULLET.match(s) or (nums is not None and not blank_before) else "para"
         blocks.append(Block(kind, start, end, s))
-    return blocks
+    return _join_wrapped_headings(blocks)
+
+
+_WRAPPED = re.compile(r"(?:[-–/&,]|\b(?:and|of|for|the|to|in|on|with))$", re.I)
+
+
+def _join_wrapped_headings(blocks: list[Block]) -> list[Block]:
+    """A heading cut at a line break ("24. Better Care Fund Plan 2017-" / "19") with its
+    continuation: the heading's last word asks for more and the next line, short and not a
+    sentence, follows it directly."""
+    out: list[Block] = []
+    for b in blocks:
+        prev = out[-1] if out else None
+        if (prev is not None and prev.kind == "heading" and b.kind == "para"
+                and b.start == prev.end + 1 and _WRAPPED.search(prev.text)
+                and len(b.text) <= 60 and not b.text.endswith(".")):
+            glue = "" if prev.text.endswith(("-", "–", "/")) else " "
+            out[-1] = Block("heading", prev.start, b.end, prev.text + glue + b.text, prev.level)
+            continue
+        out.append(b)
+    return out
 
 
 def parse(doc: Document) -> list[Paper]:
@@ -349,6 +369,9 @@ class _PaperChunker:
         self.heads: list[Block] = []  # headings not yet placed at the top of a passage
         self.group: list[Block] = []  # blocks of the passage being built
         self.ctx = _Context()
+        # The header row of each table the format marks, by the table's span: a table that
+        # runs on over a page break keeps the header its first page gave it.
+        self.tables = [(t.start, t.end, "\t".join(t.rows[0])) for t in doc.tables]
 
     def run(self) -> list[Passage]:
         for block in self.paper.blocks:
@@ -376,6 +399,9 @@ class _PaperChunker:
         if group and (group[0].kind == "row") != (block.kind == "row"):
             self.flush()
         if block.kind == "row":
+            marked = next((h for a, b, h in self.tables if a <= block.start <= b), None)
+            if marked is not None:
+                ctx.header = marked
             if not group and not ctx.header:
                 ctx.header = block.text
             elif group and self._size_with(block) > self.cfg.target_chars:

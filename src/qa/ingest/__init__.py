@@ -16,15 +16,18 @@ from ..config import MAX_FILE_MB
 from .catalog import CATALOG_NAME, load_catalog
 from .record import DOC_TYPES, CorpusError, DocRecord, Document, Heading, Skip, Table
 from .registry import read_bytes, sniff
-from .scan import corpus_hashes, doc_id_for, name_for, scan
+from .scan import corpus_hashes, doc_id_for, scan
 from .text import clean, decode
 
-__all__ = ["CATALOG_NAME", "DOC_TYPES", "CorpusError", "DocRecord", "Document", "Heading",
+# The default size limit; a build takes Settings.max_file_bytes (QA_MAX_FILE_MB).
+MAX_FILE_BYTES = int(MAX_FILE_MB * 2**20)
+
+__all__ = ["MAX_FILE_BYTES", "CATALOG_NAME", "DOC_TYPES", "CorpusError", "DocRecord", "Document", "Heading",
            "Skip", "Table", "clean", "corpus_files", "corpus_hashes", "decode", "doc_id_for",
-           "load_catalog", "name_for", "read_bytes", "read_corpus", "scan", "sniff"]
+           "load_catalog", "read_bytes", "read_corpus", "scan", "sniff"]
 
 
-def read_corpus(corpus_dir: Path, max_bytes: int = int(MAX_FILE_MB * 2**20)
+def read_corpus(corpus_dir: Path, max_bytes: int = MAX_FILE_BYTES
                 ) -> tuple[list[Document], list[tuple[str, str]]]:
     """All readable documents, and (file name, reason) for each file not indexed."""
     catalog = load_catalog(corpus_dir)

@@ -15,7 +15,8 @@ _DROP = ("script, style, noscript, template, iframe, svg, canvas, form, button, 
 # Page furniture marked only by a word of its class or id ("cookie-banner", "site_menu").
 _FURNITURE = frozenset("cookie cookies consent gdpr banner breadcrumb breadcrumbs skiplink "
                        "share sharing social newsletter promo advert advertisement popup modal "
-                       "masthead menu navbar navigation sitemap".split())
+                       "masthead menu navbar navigation sitemap sidebar related footer "
+                       "pagination toolbar feedback".split())
 _BLOCKS = {"p", "div", "section", "article", "main", "header", "footer", "blockquote", "pre",
            "ul", "ol", "li", "dl", "dt", "dd", "table", "figure", "figcaption", "address",
            "h1", "h2", "h3", "h4", "h5", "h6", "hr", "br", "body", "center", "details", "summary"}

@@ -151,8 +151,11 @@ def load(data: bytes) -> Parsed:
             raise Skip("encrypted PDF (save it without a password)") from e
         raise Skip(f"unreadable PDF ({e})") from e
     try:
-        pages = [_page_lines(pdf[i], i, plumber) for i in range(len(pdf))]
-        heights = [pdf[i].get_height() for i in range(len(pdf))]
+        pages, heights = [], []
+        for i in range(len(pdf)):
+            page = pdf[i]
+            pages.append(_page_lines(page, i, plumber))
+            heights.append(page.get_height())
         props = _props(pdf)
     except Exception as e:  # PDFium and pdfminer raise many types for a damaged file
         raise Skip(f"unreadable PDF ({type(e).__name__}: {e})"[:200]) from e
@@ -175,9 +178,10 @@ def load(data: bytes) -> Parsed:
                      if ln.text and ln.size >= body_size + 1 and len(ln.text) <= 150}, reverse=True)
     levels = {s: i + 1 for i, s in enumerate(larger[:5])}
     out = TextBuilder()
+    writer = _Writer(out, levels, body_size)
     for lines in kept:
-        out.page()
-        _write_page(out, lines, levels, body_size)
+        writer.page(lines)
+    writer.flush()
     return out.result(props)
 
 
@@ -190,50 +194,95 @@ def _level(ln: _Line, levels: dict, body_size: float) -> int:
     return 0
 
 
-def _write_page(out: TextBuilder, lines: list[_Line], levels: dict, body_size: float) -> None:
-    """Lines back into headings, paragraphs, list items and tables."""
-    buf: list[str] = []
-    kind, level, prev = "", 0, None
+class _Writer:
+    """Lines back into headings, paragraphs, list items and tables, page after page. A
+    paragraph cut by a page break (its last line stops mid-sentence and the next page goes on
+    in body type) stays one paragraph, with the page beginning inside it."""
 
-    def flush():
-        s = _unwrap(buf)
+    def __init__(self, out: TextBuilder, levels: dict, body_size: float):
+        self.out, self.levels, self.body_size = out, levels, body_size
+        self.buf: list[str] = []
+        self.breaks: list[int] = []  # indices into buf of lines that begin a page
+        self.kind, self.level, self.prev = "", 0, None
+        self.header: list[str] | None = None  # of the table last written, while nothing follows it
+
+    def flush(self) -> None:
+        s, starts = _unwrap(self.buf)
         if s:
-            {"heading": lambda: out.heading(s, level), "item": lambda: out.item(s),
-             "para": lambda: out.para(s)}[kind]()
-        buf.clear()
+            if self.kind == "heading":
+                self.out.heading(s, self.level)
+            elif self.kind == "item":
+                self.out.item(s)
+            else:
+                self.out.para(s, [starts[i] for i in self.breaks])
+        self.buf, self.breaks = [], []
 
-    for ln in lines:
+    def _runs_on(self, first: _Line) -> bool:
+        return (self.kind == "para" and bool(self.buf) and first.table is None
+                and not _level(first, self.levels, self.body_size)
+                and not _BULLET.match(first.text.strip())
+                and not self.buf[-1].endswith((".", "!", "?", ":", ";"))
+                and abs(first.size - self.prev.size) < 1)
+
+    def page(self, lines: list[_Line]) -> None:
+        if lines and lines[0].table is not None and self.header is not None and \
+                len(lines[0].table[0]) == len(self.header) and lines[0].table[0] != self.header:
+            # The table at the top of this page goes on from the one ending the last page.
+            self.flush()
+            self.out.page()
+            self.out.table(lines[0].table, header=self.header)
+            lines = lines[1:]
+            for ln in lines:
+                self.line(ln)
+            return
+        if lines and self._runs_on(lines[0]):
+            self.breaks.append(len(self.buf))
+            self.buf.append(lines[0].text.strip())
+            self.prev = lines[0]
+            lines = lines[1:]
+        else:
+            self.flush()
+            self.kind, self.prev = "", None
+            self.out.page()
+        for ln in lines:
+            self.line(ln)
+
+    def line(self, ln: _Line) -> None:
         if ln.table is not None:
-            flush()
-            out.table(ln.table)
-            kind, prev = "", None
-            continue
-        lv = _level(ln, levels, body_size)
+            self.flush()
+            self.out.table(ln.table)
+            self.kind, self.prev, self.header = "", None, ln.table[0]
+            return
+        self.header = None
+        lv = _level(ln, self.levels, self.body_size)
         text = ln.text.strip()
-        gap = ln.top - prev.bottom if prev else 1e9
+        prev = self.prev
         # Lines of a paragraph touch (their boxes span ascent to descent); paragraphs are
         # set apart by a few points.
-        near = prev is not None and gap < 0.35 * ln.size
+        near = prev is not None and ln.top - prev.bottom < 0.35 * ln.size
         if lv:
             # A heading wrapped onto a second line ("Better Care Fund Plan 2017-" / "19") is
             # one heading.
-            if not (kind == "heading" and lv == level and near):
-                flush()
-                kind, level = "heading", lv
+            if not (self.kind == "heading" and lv == self.level and near):
+                self.flush()
+                self.kind, self.level = "heading", lv
         elif _BULLET.match(text):
-            flush()
-            kind, text = "item", _BULLET.sub("", text)
-        elif not (kind in ("para", "item") and near and abs(ln.size - prev.size) < 1):
-            flush()
-            kind = "para"
-        buf.append(text)
-        prev = ln
-    flush()
+            self.flush()
+            self.kind, text = "item", _BULLET.sub("", text)
+        elif not (self.kind in ("para", "item") and near and abs(ln.size - prev.size) < 1):
+            self.flush()
+            self.kind = "para"
+        self.buf.append(text)
+        self.prev = ln
 
 
-def _unwrap(parts: list[str]) -> str:
-    """Wrapped lines as one: a line ending in a hyphen runs straight on ("2017-" "19")."""
-    s = ""
-    for p in parts:
-        s += p if not s or s.endswith("-") else " " + p
-    return s
+def _unwrap(parts: list[str]) -> tuple[str, list[int]]:
+    """Wrapped lines as one, and where each line begins in it: a line ending in a hyphen runs
+    straight on ("2017-" "19")."""
+    s, starts = "", []
+    for p in map(inline, parts):
+        if s and not s.endswith("-"):
+            s += " "
+        starts.append(len(s))
+        s += p
+    return s, starts

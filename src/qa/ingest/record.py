@@ -140,17 +140,22 @@ class TextBuilder:
             start = self._line(s, "heading")
             self.headings.append(Heading(start, start + len(s), max(1, min(level, 6))))
 
-    def para(self, s: str) -> None:
+    def para(self, s: str, page_starts: list[int] = ()) -> None:
+        """A paragraph; page_starts, offsets within it where a new page begins (a paragraph
+        running on over a page break)."""
         s = inline(s)
         if s:
-            self._line(s, "para")
+            start = self._line(s, "para")
+            self.pages.extend(start + k for k in page_starts)
 
     def item(self, s: str, marker: str = "•") -> None:
         s = inline(s)
         if s:
             self._line(f"{marker} {s}", "item")
 
-    def table(self, rows: list[list[str]]) -> None:
+    def table(self, rows: list[list[str]], header: list[str] | None = None) -> None:
+        """A table, one line a row; `header`, the header row of the table this one continues
+        (a table running on over a page break without repeating it)."""
         rows = [[inline(c) for c in row] for row in rows]
         rows = [r for r in rows if any(r)]
         if not rows:
@@ -163,7 +168,8 @@ class TextBuilder:
             at = self._line("\t".join(c or "-" for c in r), "row")
             start = at if start is None else start
         self._last = "table"
-        self.tables.append(Table(start, self.size - 1, tuple(tuple(r) for r in rows)))
+        marked = [[inline(c) for c in header]] if header else []
+        self.tables.append(Table(start, self.size - 1, tuple(tuple(r) for r in marked + rows)))
 
     def result(self, props: dict | None = None) -> Parsed:
         text = "".join(self.parts)

@@ -69,7 +69,13 @@ def sniff(name: str, data: bytes) -> str:
 
 
 def parse(name: str, data: bytes) -> Parsed:
-    return LOADERS[sniff(name, data)](data)
+    kind = sniff(name, data)
+    try:
+        return LOADERS[kind](data)
+    except Skip:
+        raise
+    except Exception as e:  # a damaged file fails deep in its parser, in any of its types
+        raise Skip(f"unreadable {kind} file ({type(e).__name__}: {e})"[:200]) from e
 
 
 def read_bytes(name: str, data: bytes, entry: dict | None) -> Document:

@@ -32,19 +32,6 @@ def doc_id_for(name: str) -> str:
     return "".join(c if c in _SAFE else "".join(f"~{b:02X}" for b in c.encode()) for c in name)
 
 
-def name_for(doc_id: str) -> str:
-    """The escaped part of an id read back (`a~20b` -> `a b`): the file, less an implied .txt."""
-    raw, i = bytearray(), 0
-    while i < len(doc_id):
-        if doc_id[i] == "~":
-            raw.append(int(doc_id[i + 1:i + 3], 16))
-            i += 3
-        else:
-            raw.extend(doc_id[i].encode())
-            i += 1
-    return raw.decode()
-
-
 def _walk(corpus_dir: Path):
     """(relative name, path) of every entry under the folder, links not followed."""
     for root, dirs, files in os.walk(corpus_dir, followlinks=False):
