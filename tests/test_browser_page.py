@@ -21,6 +21,8 @@ HERTS_DOC, COVENTRY = "004_a45d7b1da6d1bef7", "Coventry and Warwickshire"
 PAGES = {"home": "/", "results": "/search?q=what+is+the+stroke+model%3F",
          "no-answer": "/search?q=recipe+for+chocolate+cake",
          "acronym": "/search?q=what+does+LWAB+stand+for",
+         "missing-term": "/search?q=stroke+services+in+Solihull",
+         "rephrased": "/search?q=bed+blocking",
          "filtered": f"/search?q=GP+workforce&area={COVENTRY.replace(' ', '+')}&mode=bm25",
          "no-match": f"/search?q=stroke&doc={HERTS_DOC}&area={COVENTRY.replace(' ', '+')}",
          "problem": "/search?q=stroke&k=0",
@@ -124,6 +126,15 @@ def test_filters_that_exclude_each_other_say_so_and_clear(sized, live_server):
     assert page.locator("li.result").count() == 10 and page.locator("section.answer").is_visible()
 
 
+def test_the_page_says_what_no_document_mentions_and_what_else_it_searched_for(page, live_server):
+    page.goto(live_server + PAGES["missing-term"])
+    box = page.locator("section.answer")
+    assert "No document mentions: Solihull" in box.inner_text()  # spelt as asked
+    assert "Closest answer" in box.locator("h2").inner_text()
+    page.goto(live_server + PAGES["rephrased"])
+    assert "delayed transfers of care" in page.locator(".expansions").inner_text()
+
+
 def test_a_bad_k_is_reported_once_not_carried(page, live_server):
     page.goto(live_server + "/search?q=stroke&k=0")
     assert "k must be a whole number" in page.get_by_role("alert").inner_text()
@@ -185,13 +196,16 @@ def test_the_document_view_shows_its_title_and_the_sentence_on_arrival(sized, li
     assert page.locator("section.answer").is_visible()
 
 
-def test_the_document_view_without_javascript_keeps_the_title_in_view(browser, live_server):
-    context = browser.new_context(viewport=SIZES["desktop"], java_script_enabled=False)
+@pytest.mark.parametrize("size", SIZES)
+def test_the_document_view_without_javascript_keeps_the_title_in_view(browser, live_server, size):
+    context = browser.new_context(viewport=SIZES[size], java_script_enabled=False)
     page = context.new_page()
     href = document_link(page, live_server, "what is the stroke model?")
     page.goto(live_server + href)
     assert on_first_screen(page, page.locator("h1"))
-    assert on_first_screen(page, page.locator("mark#passage strong.answer-mark"))
+    sentence = page.locator("mark#passage strong.answer-mark").bounding_box()
+    head = page.locator(".doc-head").bounding_box()
+    assert head["y"] + head["height"] <= sentence["y"] < page.viewport_size["height"]
     context.close()
 
 
