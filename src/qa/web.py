@@ -293,7 +293,7 @@ def create_app(source) -> Flask:
     def api_openapi():
         return jsonify(openapi.spec())
 
-    commitments_web.register(app, lambda: current().index)
+    commitments_web.register(app, current)
     return app
 
 
