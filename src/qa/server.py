@@ -179,7 +179,9 @@ class FaceErrorTask(ErrorTask):
                         else ("", ""))
         code = {400: "bad_request", 431: "headers_too_large", 413: "request_too_large",
                 503: "busy"}.get(e.code, "error")
-        message = {431: "The request line or headers are too long.",
+        message = {400: "The request could not be read: its request line or headers are "
+                        "malformed.",
+                   431: "The request line or headers are too long.",
                    503: "Too many connections from your address; try again shortly."
                    }.get(e.code, f"{e.reason}.")
         line, headers, body = render_error(server.flask_app, e.code, code, message, path)

@@ -71,6 +71,7 @@ class App(Flask):
         # OPTIONS says which methods a path takes, and nothing else.
         resp = super().make_default_options_response()
         resp.status_code = 204
+        del resp.headers["Content-Type"]
         return resp
 
 
@@ -310,7 +311,8 @@ def create_app(source) -> Flask:
 
     @app.get("/api/openapi.json")
     def api_openapi():
-        return jsonify(openapi.spec())
+        searcher = current()
+        return jsonify(openapi.spec([d.doc_id for d in searcher.index.docs], searcher.areas))
 
     commitments_web.register(app, lambda: current().index)
     return app
