@@ -116,7 +116,12 @@ OPTIONS: tuple[Option, ...] = (
     Option("allowed_hosts", "QA_ALLOWED_HOSTS", ("127.0.0.1", "localhost"),
            "Host header names the server answers (comma-separated; the --host address is "
            "added); any other Host gets a 400", hosts),
-    Option("threads", "QA_THREADS", 8, "requests served side by side", whole(1, 64)),
+    Option("threads", "QA_THREADS", 16,
+           "worker threads: requests served (or, if heavy, waiting their turn) side by side",
+           whole(5, 256)),
+    Option("workers", "QA_WORKERS", 1,
+           "processes serving (each with QA_THREADS threads); more than 1 forks after the "
+           "index is loaded, so they share its memory", whole(1, 16)),
     Option("read_timeout", "QA_READ_TIMEOUT", 5.0,
            "seconds a connection has to send a whole request (headers and body); an idle "
            "keep-alive connection is closed after as long", number(0.5, 300)),

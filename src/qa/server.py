@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
+import signal
+import socket
 import sys
 import threading
 import time
@@ -32,6 +35,9 @@ log = logging.getLogger("qa.requests")
 HEAVY_CHARS = 200
 HEAVY_K = 20
 HEAVY_PATHS = ("/api/search", "/search")
+# Worker threads a heavy search may never take (waiting for its slot or running): those stay
+# free for short questions however many long ones queue.
+LIGHT_THREADS = 4
 # A connection over its client's cap gets this long to say what it wants, then its 503.
 OVER_CAP_SECONDS = 1.0
 MAX_REQUEST_BODY = 64 * 1024  # the API reads no bodies; this bounds what is drained
@@ -121,8 +127,14 @@ class Guard:
 
     def _run(self, environ, start, path):
         try:
-            # Flask answers in full here (no streamed bodies), so the list is the whole work.
-            return list(self.app(environ, start))
+            # Flask answers in full here (no streamed bodies), so the list is the whole work
+            # and an exception can still be answered in the app's face.
+            result = self.app(environ, start)
+            try:
+                return list(result)
+            finally:
+                if hasattr(result, "close"):
+                    result.close()
         except Exception:
             logging.getLogger("qa.server").exception("the app failed")
             return self._error(start, 500, "internal_error", "Something went wrong on our "
@@ -223,9 +235,10 @@ class Channel(HTTPChannel):
 class Server:
     """waitress's TCP server with a cap per client address and a deadline for each request."""
 
-    def __init__(self, app, host: str, port: int, settings, log_line):
+    def __init__(self, app, host: str, port: int, settings, log_line, sockets=None):
+        where = {"sockets": sockets} if sockets else {"host": host, "port": port}
         self.inner = create_server(
-            app, host=host, port=port, threads=settings.threads, ident="planqa",
+            app, **where, threads=settings.threads, ident="planqa",
             connection_limit=settings.max_connections, channel_timeout=max(
                 1, int(settings.read_timeout)), cleanup_interval=1, asyncore_use_poll=True,
             max_request_body_size=MAX_REQUEST_BODY,
@@ -270,7 +283,7 @@ class Server:
 
     @property
     def port(self) -> int:
-        return self.inner.effective_port
+        return int(self.inner.effective_port)
 
     def run(self) -> None:
         self.inner.run()
@@ -285,20 +298,23 @@ def allowed_hosts(settings, host: str) -> tuple[str, ...]:
     return tuple(settings.allowed_hosts) + extra
 
 
-def make_server(source, settings, host: str | None = None, port: int | None = None) -> Server:
-    """The server over `source` (a Searcher, or anything with current()), bound but not yet
-    running; port 0 picks a free one (tests, eval)."""
+def make_server(source, settings, host: str | None = None, port: int | None = None,
+                sockets=None) -> Server:
+    """The server over `source` (a Searcher, or anything with current()), bound (or on the
+    listening `sockets` given) but not yet running; port 0 picks a free one (tests, eval)."""
     host = settings.host if host is None else host
     port = settings.port if port is None else port
     app = create_app(source)
     guard = Guard(app, allowed_hosts(settings, host), settings.heavy_slots,
-                  heavy_waiting=max(1, settings.threads // 2),
+                  heavy_waiting=max(1, settings.threads - LIGHT_THREADS),
                   log_line=log_writer(settings.log_format))
-    return Server(guard, host, port, settings, guard.log_line)
+    return Server(guard, host, port, settings, guard.log_line, sockets)
 
 
 def serve(source, host: str, port: int, settings) -> None:
-    """Serve until interrupted; the index stays loaded between requests."""
+    """Serve until interrupted; the index stays loaded between requests. With
+    settings.workers > 1 the index is loaded once and that many processes are forked to
+    share the listening socket and, copy-on-write, the index's memory."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(message)s" if settings.log_format == "json"
                                            else "%(asctime)s %(message)s"))
@@ -307,6 +323,28 @@ def serve(source, host: str, port: int, settings) -> None:
     log.propagate = False
     searcher = source.current() if hasattr(source, "current") else source
     searcher.search("warm up", k=1)  # load the model before the first visitor, not during
-    server = make_server(source, settings, host, port)
-    print(f"planqa: serving on http://{host}:{server.port}/", flush=True)
-    server.run()
+    if settings.workers == 1:
+        server = make_server(source, settings, host, port)
+        print(f"planqa: serving on http://{host}:{server.port}/", flush=True)
+        server.run()
+        return
+    listener = socket.create_server((host, port), backlog=1024)
+    print(f"planqa: serving on http://{host}:{listener.getsockname()[1]}/ "
+          f"with {settings.workers} processes", flush=True)
+    children = []
+    for _ in range(settings.workers):
+        pid = os.fork()
+        if pid == 0:
+            signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+            make_server(source, settings, host, port, sockets=[listener]).run()
+            os._exit(0)
+        children.append(pid)
+    try:
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        os.waitpid(children[0], 0)
+    finally:
+        for pid in children:
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
