@@ -162,6 +162,26 @@ def test_a_megabyte_url_gets_a_431_in_the_apps_face(server, path, api):
     assert_face(status, headers, body, 431, api)
 
 
+class Broken:
+    """A source that cannot hand out a searcher (say, an index switch gone wrong)."""
+
+    def current(self):
+        raise RuntimeError("no index")
+
+
+@pytest.mark.parametrize("path,api", [("/api/search?q=stroke", True), ("/", False),
+                                      ("/search?q=stroke", False)])
+def test_a_server_error_gets_the_apps_face(settings, path, api):
+    s = make_server(Broken(), settings, "127.0.0.1", 0)
+    threading.Thread(target=s.run, daemon=True).start()
+    try:
+        status, headers, body = get(s.port, path)
+        assert_face(status, headers, body, 500, api)
+        assert b"no index" not in body and b"Traceback" not in body
+    finally:
+        s.close()
+
+
 def test_held_sockets_do_not_stop_another_client(server):
     """200 sockets from one address (127.0.0.2: loopback, another client to the server), each
     sending an unfinished request and a byte now and then, while 127.0.0.1 asks questions."""

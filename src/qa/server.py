@@ -26,7 +26,7 @@ from waitress.server import create_server
 from waitress.task import ErrorTask
 from waitress.utilities import Error
 
-from .web import create_app, render_error, wants_json
+from .web import INTERNAL_ERROR, create_app, render_error
 
 log = logging.getLogger("qa.requests")
 
@@ -137,8 +137,8 @@ class Guard:
                     result.close()
         except Exception:
             logging.getLogger("qa.server").exception("the app failed")
-            return self._error(start, 500, "internal_error", "Something went wrong on our "
-                               "side.", path, exc_info=sys.exc_info())
+            return self._error(start, 500, "internal_error", INTERNAL_ERROR, path,
+                               exc_info=sys.exc_info())
 
     def _error(self, start, status, code, message, path, extra=(), exc_info=None):
         line, headers, body = render_error(self.app, status, code, message, path)

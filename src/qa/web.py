@@ -1,6 +1,7 @@
 """The web page and JSON API: a thin Flask shell over the searcher a source hands each request."""
 from __future__ import annotations
 
+import html
 import json
 import os
 import threading
@@ -31,8 +32,6 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' 
 HTTP_REASONS = {s.value: s.phrase for s in HTTPStatus}
 SECURITY_HEADERS = (("Content-Security-Policy", CSP), ("X-Content-Type-Options", "nosniff"),
                     ("X-Frame-Options", "DENY"), ("Referrer-Policy", "same-origin"))
-
-
 INTERNAL_ERROR = "Something went wrong on our side."
 
 
@@ -58,10 +57,16 @@ def render_error(app: Flask, status: int, code: str, message: str, path: str):
         with app.test_request_context("/api/" if api else "/", base_url="http://localhost/"):
             resp = app.process_response(app.make_response(error_face(status, code, message)))
             body, headers = resp.get_data(), list(resp.headers.items())
-    except Exception:  # the page cannot be drawn (no index to hand): JSON still can
+    except Exception:  # no page can be drawn (no index to hand): a bare one still can
         app.logger.exception("error page failed")
-        body = json.dumps({"error": {"code": code, "message": message}}).encode()
-        headers = [("Content-Type", "application/json"), *SECURITY_HEADERS]
+        if api:
+            body = json.dumps({"error": {"code": code, "message": message}}).encode()
+            kind = "application/json"
+        else:
+            body = (f'<!doctype html><html lang="en"><title>{status} – planqa</title>'
+                    f"<h1>{html.escape(message)}</h1></html>").encode()
+            kind = "text/html; charset=utf-8"
+        headers = [("Content-Type", kind), *SECURITY_HEADERS]
     headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
     return f"{status} {HTTP_REASONS.get(status, 'Error')}", headers, body
 
@@ -200,7 +205,7 @@ def create_app(source) -> Flask:
     if isinstance(source, Searcher):
         source = Fixed(source)
     app = App(__name__, template_folder=str(WEB_DIR / "templates"),
-                static_folder=str(WEB_DIR / "static"), static_url_path="/static")
+              static_folder=str(WEB_DIR / "static"), static_url_path="/static")
     app.config["JSON_SORT_KEYS"] = False
     app.json.ensure_ascii = False
     app.extensions["searchers"] = source
