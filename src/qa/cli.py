@@ -167,7 +167,7 @@ def cmd_serve(args, settings: Settings) -> int:
 def cmd_settings(args, settings: Settings) -> int:
     for row in describe(settings):
         value = row["value"]
-        value = ",".join(value) if isinstance(value, tuple) else value
+        value = ",".join(value) if isinstance(value, tuple) else ("" if value is None else value)
         default = "" if row["default"] is None else f" (default: {row['default']})"
         print(f"{row['env']}={value}\n    {row['help']}{default}")
     return 0
@@ -198,6 +198,21 @@ def cmd_commitments(args, settings: Settings) -> int:
             print(f"    {where} ({c.doc_id}, {c.start}–{c.end})")
         if items:
             print(f"{len(items)} commitments")
+    return 0
+
+
+def cmd_synonyms(args, settings: Settings) -> int:
+    from .search import validate
+    from .synonyms import Synonyms
+
+    query, _ = validate(args.query, 1, MODES[0])  # the same limits as a search's question
+    expansions = Synonyms.load(settings.synonyms).expand(query)
+    if args.json:
+        print(json.dumps({"query": query, "expansions": [e.to_dict() for e in expansions]},
+                         ensure_ascii=False, indent=1))
+    else:
+        print("\n".join(f"{e.source} -> {'; '.join(e.terms)}" for e in expansions)
+              or "no expansions")
     return 0
 
 
@@ -257,6 +272,11 @@ def make_parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("settings", help="list every QA_* setting: its value, default and meaning")
     sp.set_defaults(func=cmd_settings)
 
+    sp = sub.add_parser("synonyms", help="show what a question's words expand to")
+    sp.add_argument("query")
+    sp.add_argument("--json", action="store_true", help="machine-readable output")
+    sp.set_defaults(func=cmd_synonyms)
+
     sp = sub.add_parser("info", help="show what the index holds and whether it is stale")
     sp.set_defaults(func=cmd_info)
     return p
@@ -269,6 +289,7 @@ def main(argv: list[str] | None = None) -> int:
     from .index import IndexError_
     from .ingest import CorpusError
     from .search import QueryError
+    from .synonyms import SynonymsError
 
     args = make_parser().parse_args(argv)
     try:
@@ -279,9 +300,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args, settings)
     except (QueryError, IndexError_, CorpusError, ModelError, EvalFileError, CliError,
-            FilterError) as e:
+            FilterError, SynonymsError) as e:
         print(f"qa: error: {e}", file=sys.stderr)
-        return 2 if isinstance(e, (QueryError, CliError, FilterError)) else 1
+        return 2 if isinstance(e, (QueryError, CliError, FilterError, SynonymsError)) else 1
     except KeyboardInterrupt:
         print("qa: interrupted", file=sys.stderr)
         return 130

@@ -111,6 +111,8 @@ OPTIONS: tuple[Option, ...] = (
            "share of the fused score from the dense retriever (score fusion)", number(0, 1)),
     Option("sentence_weight", "QA_SENTENCE_WEIGHT", 0.5,
            "share of a passage's dense score from its best sentence", number(0, 1)),
+    Option("synonyms", "QA_SYNONYMS", None,
+           "a synonyms file of your own, read after the shipped vocabulary", path),
     Option("host", "QA_HOST", "127.0.0.1", "address qa serve listens on"),
     Option("port", "QA_PORT", 8000, "port qa serve listens on", whole(1, 65535)),
     Option("allowed_hosts", "QA_ALLOWED_HOSTS", ("127.0.0.1", "localhost"),

@@ -1,0 +1,170 @@
+"""The health-and-care vocabulary: its format, matching and expansion, on the shipped file."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import qa_cli
+from qa.synonyms import SHIPPED, Expansion, Synonyms, SynonymsError
+
+
+@pytest.fixture(scope="module")
+def shipped() -> Synonyms:
+    return Synonyms.load()
+
+
+def expanded(syn: Synonyms, question: str) -> dict[str, tuple[str, ...]]:
+    return {e.source: e.terms for e in syn.expand(question)}
+
+
+# --- the format -----------------------------------------------------------------------------
+
+def test_equivalent_terms_each_gain_the_others():
+    syn = Synonyms.parse("# a comment\n\nalpha beta, gamma, delta\n")
+    assert len(syn) == 1
+    assert expanded(syn, "what about gamma?") == {"gamma": ("alpha beta", "delta")}
+    assert expanded(syn, "Alpha Beta") == {"Alpha Beta": ("gamma", "delta")}
+
+
+def test_one_way_rule_expands_only_its_left_side():
+    syn = Synonyms.parse("lay word, lay term => trade word, trade term\n")
+    assert expanded(syn, "a lay term here") == {"lay term": ("trade word", "trade term")}
+    assert syn.expand("trade word") == []
+
+
+@pytest.mark.parametrize("line, why", [
+    ("alpha, , beta", "empty term"),
+    ("alpha =>", "empty term"),
+    ("=> beta", "empty term"),
+    ("alpha => beta => gamma", "more than one '=>'"),
+    ("alpha", "at least two"),
+    ("alpha, !!!", "no letters or digits"),
+])
+def test_malformed_line_names_file_and_line(line, why):
+    with pytest.raises(SynonymsError) as err:
+        Synonyms.parse(f"# header\nfine, good\n{line}\n", "mine.txt")
+    msg = str(err.value)
+    assert msg.startswith("mine.txt, line 3: ") and why in msg and "\n" not in msg
+
+
+# --- matching -------------------------------------------------------------------------------
+
+def test_shipped_vocabulary_is_several_hundred_rules(shipped):
+    assert len(shipped) >= 350
+
+
+def test_every_shipped_line_expands_something():
+    # A line whose terms all stem alike ("school nurse, school nurses") would do nothing.
+    from importlib import resources
+
+    text = resources.files("qa").joinpath(SHIPPED).read_text("utf-8")
+    idle = []
+    for n, line in enumerate(text.splitlines(), 1):
+        if line.strip() and not line.startswith("#"):
+            lefts = line.split("=>")[0].split(",")
+            if not any(Synonyms.parse(line).expand(t) for t in lefts):
+                idle.append(n)
+    assert idle == []
+
+
+def test_multiword_lay_phrase_gains_the_plans_term(shipped):
+    got = expanded(shipped, "Is bed blocking getting worse?")
+    assert got["bed blocking"][0] == "delayed transfers of care"
+    assert "DToC" in got["bed blocking"]
+
+
+def test_plurals_and_case_match(shipped):
+    assert "GP" in expanded(shipped, "How many Family Doctors are there?")["Family Doctors"]
+    # Snowball leaves the s of a plural acronym; it still matches the singular rule.
+    assert "general practitioner" in expanded(shipped, "where are GPs short")["GPs"]
+    assert "care home" in expanded(shipped, "old people's homes")["old people's homes"]
+    # "A & E" and "A and E" are A&E; the source is quoted as the question wrote it.
+    for written in ("A & E waits", "a and e waits", "A&E waits"):
+        assert "4-hour standard" in expanded(shipped, f"why are {written} long?")[written]
+    assert list(expanded(shipped, "Bed Blocking\u2019s cost")) == ["Bed Blocking\u2019s"]
+
+
+def test_whole_words_only(shipped):
+    # "ED" (emergency department) must not fire inside "needed"; "cuts" not inside "haircuts".
+    assert shipped.expand("the needed haircuts") == []
+
+
+def test_small_words_keep_care_at_home_apart_from_care_homes(shipped):
+    at_home = expanded(shipped, "care at home")["care at home"]
+    homes = expanded(shipped, "care homes")["care homes"]
+    assert "domiciliary care" in at_home and "domiciliary care" not in homes
+    assert "residential home" in homes and "residential home" not in at_home
+
+
+def test_longest_match_wins_and_matches_do_not_overlap(shipped):
+    # "A&E waits" is one phrase (the 4-hour standard), not "A&E" plus "waits".
+    got = expanded(shipped, "are A&E waits improving")
+    assert list(got) == ["A&E waits"] and "4-hour standard" in got["A&E waits"]
+    syn = Synonyms.parse("care home, residential home\nhome, house\nold people's home => care home\n")
+    assert [e.source for e in syn.expand("old people's home")] == ["old people's home"]
+
+
+def test_matches_come_in_question_order(shipped):
+    sources = [e.source for e in shipped.expand("temp staff and the deficit")]
+    assert sources == ["temp staff", "deficit"]
+
+
+def test_lay_words_are_never_added_to_a_professional_term(shipped):
+    terms = expanded(shipped, "delayed transfers of care")["delayed transfers of care"]
+    assert "bed blocking" not in terms and "DToC" in terms
+
+
+def test_terms_already_in_the_question_are_not_added():
+    syn = Synonyms.parse("alpha, beta, gamma\n")
+    assert expanded(syn, "alpha and beta") == {"alpha": ("gamma",), "beta": ("gamma",)}
+    assert syn.expand("alpha, beta and gamma") == []
+
+
+def test_expansion_serialises_for_the_json_result(shipped):
+    e = shipped.expand("bed blocking")[0]
+    assert isinstance(e, Expansion)
+    assert e.to_dict() == {"from": "bed blocking", "to": list(e.terms)}
+    assert "bed blocking" not in e.terms
+
+
+# --- the user's file and the command --------------------------------------------------------
+
+def test_command_prints_expansions_and_json():
+    out = qa_cli("synonyms", "is bed blocking worse?")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("bed blocking -> delayed transfers of care; ")
+    out = qa_cli("synonyms", "family doctors", "--json")
+    assert out.returncode == 0, out.stderr
+    body = json.loads(out.stdout)
+    assert body["expansions"][0]["from"] == "family doctors" and "GP" in body["expansions"][0]["to"]
+    out = qa_cli("synonyms", "what is the weather tomorrow?")
+    assert out.returncode == 0 and out.stdout.strip() == "no expansions"
+
+
+def test_user_file_adds_to_the_shipped_vocabulary(tmp_path):
+    mine = tmp_path / "mine.txt"
+    # As a Windows editor saves it: a byte-order mark and CRLF line ends.
+    mine.write_bytes("\ufeff# our words\r\nfamily doctors => family medicine\r\n"
+                     "waiting rooms, lobbies\r\n".encode("utf-8"))
+    out = qa_cli("synonyms", "family doctors and waiting rooms",
+                 env_extra={"QA_SYNONYMS": str(mine)})
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0].startswith("family doctors -> GP; ") and lines[0].endswith("; family medicine")
+    assert lines[1] == "waiting rooms -> lobbies"
+
+
+def test_malformed_user_file_is_a_one_line_error(tmp_path):
+    mine = tmp_path / "mine.txt"
+    mine.write_text("waiting rooms, lobbies\nbroken => \n")
+    out = qa_cli("synonyms", "bed blocking", env_extra={"QA_SYNONYMS": str(mine)})
+    assert out.returncode == 2
+    assert out.stderr.count("\n") == 1 and "Traceback" not in out.stderr
+    assert f"{mine}, line 2" in out.stderr
+
+
+def test_missing_user_file_is_a_one_line_error(tmp_path):
+    out = qa_cli("synonyms", "bed blocking", env_extra={"QA_SYNONYMS": str(tmp_path / "no.txt")})
+    assert out.returncode == 2
+    assert out.stderr.count("\n") == 1 and "no.txt" in out.stderr and "Traceback" not in out.stderr
