@@ -15,6 +15,12 @@ ENCODERS = ("auto", "onnx", "torch")
 LOG_FORMATS = ("text", "json")
 MAX_QUERY_CHARS = 1000
 MAX_K = 50
+# Files larger than this are skipped with a warning: read whole, a 50 MB text file makes
+# 110,000 passages and 1.9 GB of memory. A 300-page plan with pictures is 5-30 MB as PDF.
+MAX_FILE_MB = 40.0
+# Files larger than this are skipped with a warning: read whole, a 50 MB text file makes
+# 110,000 passages and 1.9 GB of memory. A 300-page plan with pictures is 5-30 MB as PDF.
+MAX_FILE_MB = 40.0
 
 
 class SettingsError(ValueError):
@@ -95,6 +101,9 @@ OPTIONS: tuple[Option, ...] = (
            "folder of the documents to index", path),
     Option("index_dir", "QA_INDEX", lambda env: _root(env) / "index",
            "folder the index is written to and served from", path),
+    Option("max_file_mb", "QA_MAX_FILE_MB", MAX_FILE_MB,
+           "files in the corpus larger than this (MB) are skipped with a warning",
+           number(0.001, 100_000)),
     Option("model", "QA_MODEL", DEFAULT_MODEL,
            "sentence-transformers model that embeds passages and questions"),
     # "onnx" runs the int8 export of the default model (fast start, fast queries); "torch" runs
@@ -189,6 +198,7 @@ Settings = make_dataclass(
      for o in OPTIONS] + _FIXED,
     frozen=True,
     namespace={"from_env": classmethod(_from_env), "__module__": __name__,
+               "max_file_bytes": property(lambda s: int(s.max_file_mb * 2**20)),
                "__doc__": "Every setting: the OPTIONS table's fields and the fixed tuning."},
 )
 
