@@ -181,12 +181,48 @@ class Parser(HTTPRequestParser):
         return m.group(1).decode("ascii"), m.group(2).decode("latin-1")
 
 
+class Limits:
+    """What the server's channels share: connections per client address, the request
+    deadline, the app that draws error pages and the request log."""
+
+    def __init__(self, settings, flask_app, log_line):
+        self.cap, self.read_timeout = settings.max_per_client, settings.read_timeout
+        self.flask_app, self.log_line = flask_app, log_line
+        self.per_client: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def admit(self, client: str) -> bool:
+        """Count a new connection; True when it is over its client's cap."""
+        with self._lock:
+            n = self.per_client.get(client, 0) + 1
+            self.per_client[client] = n
+            return n > self.cap
+
+    def release(self, client: str) -> None:
+        with self._lock:
+            n = self.per_client.get(client, 1) - 1
+            if n:
+                self.per_client[client] = n
+            else:
+                self.per_client.pop(client, None)
+
+    def overdue(self, channels, now: float) -> None:
+        """Close the connections owing a request for longer than allowed. waitress drops one
+        only after it has been silent a while, so a byte now and then kept it for ever."""
+        for ch in channels:
+            if ch.requests or ch.total_outbufs_len or not isinstance(ch, Channel):
+                continue
+            limit = OVER_CAP_SECONDS if ch.over_cap else self.read_timeout
+            if now - ch.waiting_since > limit:
+                ch.will_close = True
+
+
 class FaceErrorTask(ErrorTask):
     """waitress's own errors (bad request line, headers too large, a busy client) in the same
     face as the app's: JSON on the API, the HTML error page elsewhere, security headers."""
 
     def execute(self):
-        e, server = self.request.error, self.channel.server
+        e, limits = self.request.error, self.channel.limits
         method, path = (self.request.target() if isinstance(self.request, Parser)
                         else ("", ""))
         code = {400: "bad_request", 431: "headers_too_large", 413: "request_too_large",
@@ -196,7 +232,7 @@ class FaceErrorTask(ErrorTask):
                    431: "The request line or headers are too long.",
                    503: "Too many connections from your address; try again shortly."
                    }.get(e.code, f"{e.reason}.")
-        line, headers, body = render_error(server.flask_app, e.code, code, message, path)
+        line, headers, body = render_error(limits.flask_app, e.code, code, message, path)
         self.status = line
         self.response_headers.extend(h for h in headers if h[0].lower() != "connection")
         if e.code == 503:
@@ -204,7 +240,7 @@ class FaceErrorTask(ErrorTask):
         self.set_close_on_finish()
         self.content_length = len(body)
         self.write(body)
-        server.log_line(method, path, 0, e.code, 0.0)
+        limits.log_line(method, path, 0, e.code, 0.0)
 
 
 class Channel(HTTPChannel):
@@ -214,9 +250,10 @@ class Channel(HTTPChannel):
 
     def __init__(self, server, sock, addr, adj, map=None):
         super().__init__(server, sock, addr, adj, map)
+        self.limits = server.limits
         self.client = addr[0] if isinstance(addr, tuple) else str(addr)
         self.waiting_since = time.monotonic()  # since when a whole request is owed
-        self.over_cap = server.admit(self.client)
+        self.over_cap = self.limits.admit(self.client)
         self.counted = True
 
     def service(self):
@@ -228,58 +265,32 @@ class Channel(HTTPChannel):
     def del_channel(self, map=None):
         if self.counted:
             self.counted = False
-            self.server.release(self.client)
+            self.limits.release(self.client)
         super().del_channel(map)
 
 
 class Server:
     """waitress's TCP server with a cap per client address and a deadline for each request."""
 
-    def __init__(self, app, host: str, port: int, settings, log_line, sockets=None):
+    def __init__(self, guard: Guard, host: str, port: int, settings, sockets=None):
         where = {"sockets": sockets} if sockets else {"host": host, "port": port}
-        self.inner = create_server(
-            app, **where, threads=settings.threads, ident="planqa",
-            connection_limit=settings.max_connections, channel_timeout=max(
-                1, int(settings.read_timeout)), cleanup_interval=1, asyncore_use_poll=True,
-            max_request_body_size=MAX_REQUEST_BODY,
+        inner = create_server(
+            guard, **where, threads=settings.threads, ident="planqa",
+            connection_limit=settings.max_connections,
+            channel_timeout=max(1, int(settings.read_timeout)), cleanup_interval=1,
+            asyncore_use_poll=True, max_request_body_size=MAX_REQUEST_BODY,
             max_request_header_size=MAX_REQUEST_HEADERS, expose_tracebacks=False)
-        inner = self.inner
+        # waitress builds its server itself: the channel class and the hooks go on the instance.
         inner.channel_class = Channel
-        inner.flask_app = app.app
-        inner.log_line = log_line
-        inner.per_client: dict[str, int] = {}
-        inner.cap, lock = settings.max_per_client, threading.Lock()
-        read_timeout = settings.read_timeout
-
-        def admit(client: str) -> bool:
-            with lock:
-                n = inner.per_client.get(client, 0) + 1
-                inner.per_client[client] = n
-                return n > inner.cap
-
-        def release(client: str) -> None:
-            with lock:
-                n = inner.per_client.get(client, 1) - 1
-                if n:
-                    inner.per_client[client] = n
-                else:
-                    inner.per_client.pop(client, None)
-
-        base_maintenance = inner.maintenance
+        inner.limits = limits = Limits(settings, guard.app, guard.log_line)
+        idle_check = inner.maintenance
 
         def maintenance(now):
-            # waitress drops a connection only when it has been silent a while, so one byte
-            # now and then keeps it for ever: here a whole request must come within the limit.
-            base_maintenance(now)
-            mono = time.monotonic()
-            for ch in list(inner.active_channels.values()):
-                if ch.requests or ch.total_outbufs_len or not isinstance(ch, Channel):
-                    continue
-                limit = OVER_CAP_SECONDS if ch.over_cap else read_timeout
-                if mono - ch.waiting_since > limit:
-                    ch.will_close = True
+            idle_check(now)
+            limits.overdue(list(inner.active_channels.values()), time.monotonic())
 
-        inner.admit, inner.release, inner.maintenance = admit, release, maintenance
+        inner.maintenance = maintenance
+        self.inner = inner
 
     @property
     def port(self) -> int:
@@ -308,7 +319,7 @@ def make_server(source, settings, host: str | None = None, port: int | None = No
     guard = Guard(app, allowed_hosts(settings, host), settings.heavy_slots,
                   heavy_waiting=max(1, settings.threads - LIGHT_THREADS),
                   log_line=log_writer(settings.log_format))
-    return Server(guard, host, port, settings, guard.log_line, sockets)
+    return Server(guard, host, port, settings, sockets)
 
 
 def serve(source, host: str, port: int, settings) -> None:
