@@ -17,7 +17,8 @@ from qa.bm25 import SparseBM25, tokenize
 from qa.evaluate import highlight_on_answer, hits_needle, load_questions, score_question
 from qa.index import Index, IndexCorrupt, IndexMissing, IndexOutdated, ModelMismatch, build
 from qa.ingest import clean, decode, read_corpus
-from qa.search import QueryError, Searcher, best_sentence
+from qa.search import QueryError, Searcher
+from qa.search.highlight import best_sentence
 from qa.sentences import sentence_spans, sentences
 
 HASU = "We confirmed that the proposal is for a single HASU and ASU at UHCW is the preferred model."
@@ -150,7 +151,7 @@ def test_sentence_vectors_single_out_the_answering_sentence(searcher, index):
     # question shares no word with them ("cut off", "65s"), so only meaning can find them.
     pid = next(i for i, p in enumerate(index.passages) if "Almost 1 in 3 (31%)" in p.text)
     text = index.passages[pid].text
-    q = searcher.query_vector("how many over 65s feel cut off from others?")
+    q = searcher.encoder.encode(["how many over 65s feel cut off from others?"])[0]
     found = index.sentences.cosines(q, np.array([pid - 1, pid]))
     sims = found.of(1)
     assert len(found.of(0)) == len(index.sentences.of(pid - 1))
@@ -161,7 +162,8 @@ def test_sentence_vectors_single_out_the_answering_sentence(searcher, index):
     assert found.best()[1] == pytest.approx(float(sims.max()))
     # Blended into the dense score, the best sentence lifts its passage above its own cosine.
     cosine = float(index.vectors[pid] @ q)
-    assert searcher.dense_scores(np.array([0.0, cosine]), found)[1] > cosine
+    w = searcher.settings.sentence_weight
+    assert (1 - w) * cosine + w * found.best()[1] > cosine
 
 
 def test_highlight_lies_on_the_answering_sentence(searcher):

@@ -8,6 +8,7 @@ import textwrap
 import time
 from pathlib import Path
 
+from .cite import pages
 from .config import FUSIONS, MAX_K, MODES, Settings, SettingsError, describe, whole
 
 EXAMPLE_QUESTION = "what is the stroke model?"
@@ -105,9 +106,7 @@ def cmd_search(args, settings: Settings) -> int:
 
 def page_label(item) -> str:
     """"p. 12, " or "pp. 12–13, " for a hit or commitment from a paged document, else ""."""
-    if not item.page:
-        return ""
-    return f"pp. {item.page}–{item.page_end}, " if item.page_end else f"p. {item.page}, "
+    return f"{label}, " if (label := pages(item)) else ""
 
 
 def format_results(res, color: bool = False) -> str:

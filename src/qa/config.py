@@ -4,6 +4,7 @@ gains the field from it."""
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field, make_dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
@@ -13,6 +14,8 @@ MODES = ("hybrid", "bm25", "dense")
 FUSIONS = ("rrf", "score")
 ENCODERS = ("auto", "onnx", "torch")
 LOG_FORMATS = ("text", "json")
+RANKERS = ("plain", "ltr")
+EXPANSIONS = ("max", "blend", "off")
 MAX_QUERY_CHARS = 1000
 MAX_K = 50
 # Files larger than this are skipped with a warning: read whole, a 50 MB text file makes
@@ -74,6 +77,12 @@ def number(lo: float, hi: float) -> Callable[[str], float]:
     return parse
 
 
+def public_url(value: str) -> str:
+    if not re.fullmatch(r"https?://[^/\s?#]+(/[^\s?#]*)?", value):
+        raise ValueError("must be an http or https address, e.g. https://plans.example.org")
+    return value.rstrip("/")
+
+
 def hosts(value: str) -> tuple[str, ...]:
     names = tuple(h.strip().lower() for h in value.split(",") if h.strip())
     if not names:
@@ -120,6 +129,14 @@ OPTIONS: tuple[Option, ...] = (
            "share of the fused score from the dense retriever (score fusion)", number(0, 1)),
     Option("sentence_weight", "QA_SENTENCE_WEIGHT", 0.5,
            "share of a passage's dense score from its best sentence", number(0, 1)),
+    # "ltr": the learned ranker shipped in the package; "plain": the fixed blend.
+    Option("ranker", "QA_RANKER", "plain",
+           "how passages are ranked: plain (the fixed blend) or ltr (the learned ranker)",
+           choice(*RANKERS)),
+    # Citation links are built from it, never from a request's Host header.
+    Option("public_url", "QA_PUBLIC_URL", "",
+           "the address readers reach the page at (https://plans.example.org): copied "
+           "citations link there; empty gives relative links", public_url),
     Option("synonyms", "QA_SYNONYMS", None,
            "a synonyms file of your own, read after the shipped vocabulary", path),
     Option("host", "QA_HOST", "127.0.0.1", "address qa serve listens on"),
@@ -171,6 +188,17 @@ _FIXED = [
     ("candidate_depth", int, field(default=50)),  # passages each retriever puts forward
     # Share of the highlight choice that comes from sentence vectors (the rest: shared words).
     ("highlight_dense_weight", float, field(default=0.7)),
+    # BM25 weight of the vocabulary's expansions, against 1 for the asker's own words: of
+    # phrases the plans never use, and of phrases they use too.
+    ("synonym_weight", float, field(default=0.5)),
+    ("also_weight", float, field(default=0.2)),
+    # How the dense side uses the question reworded in the plans' words: the better of the
+    # two matches (max), their mean (blend), or not at all (off).
+    ("expansion", str, field(default="max")),
+    # Lift of a passage whose sentence holds what the question asks for, near its words.
+    ("answer_weight", float, field(default=0.0)),
+    # Score taken off a passage for each passage of its document ranked above it.
+    ("diversity", float, field(default=0.0)),
 ]
 
 

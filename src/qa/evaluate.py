@@ -46,8 +46,14 @@ def longest_run(needle: list[str], passage: list[str]) -> int:
 
 
 def hits_needle(passage_text: str, needle: str) -> bool:
-    nt = tokens(needle)
-    return longest_run(nt, tokens(passage_text)) >= max(4, math.ceil(0.6 * len(nt)))
+    nt, pt = tokens(needle), tokens(passage_text)
+    need = max(4, math.ceil(0.6 * len(nt)))
+    # A run of `need` needle tokens needs at least that many of them in the passage at all:
+    # a cheap test that spares the quadratic run search for almost every passage.
+    held = set(pt)
+    if sum(t in held for t in nt) < need:
+        return False
+    return longest_run(nt, pt) >= need
 
 
 def highlight_on_answer(hit, needles: list[str]) -> bool | None:
@@ -80,9 +86,19 @@ def load_questions(path: Path) -> list[Question]:
     return out
 
 
+def needles_in(text: str, needles: list[str]) -> set[int]:
+    """Which of the needles the passage text holds, by index."""
+    return {i for i, nd in enumerate(needles) if hits_needle(text, nd)}
+
+
 def score_question(texts: list[str], needles: list[str]) -> dict:
     """Metrics for one answerable question, given the texts of its ranked results."""
-    found = [{i for i, nd in enumerate(needles) if hits_needle(t, nd)} for t in texts[:K]]
+    return score_found([needles_in(t, needles) for t in texts[:K]], len(needles))
+
+
+def score_found(found: list[set[int]], n_needles: int) -> dict:
+    """Metrics for one answerable question from the needles each ranked result holds."""
+    found = found[:K]
     first = next((r for r, f in enumerate(found, 1) if f), None)
     seen: set[int] = set()
     dcg = 0.0
@@ -90,9 +106,9 @@ def score_question(texts: list[str], needles: list[str]) -> dict:
         if f - seen:
             dcg += 1 / math.log2(r + 1)
         seen |= f
-    ideal = sum(1 / math.log2(r + 1) for r in range(1, min(len(needles), K) + 1))
+    ideal = sum(1 / math.log2(r + 1) for r in range(1, min(n_needles, K) + 1))
     out = {f"hit@{c}": float(first is not None and first <= c) for c in CUTS}
-    out["recall@10"] = len(seen) / len(needles)
+    out["recall@10"] = len(seen) / n_needles
     out["mrr@10"] = 1 / first if first else 0.0
     out["ndcg@10"] = dcg / ideal
     return out

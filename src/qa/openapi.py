@@ -79,6 +79,7 @@ SCHEMAS = {
             "no_answer": {"type": "boolean",
                           "description": "true when nothing in the corpus answers well"},
             "results": {"type": "array", "items": _ref("Hit")},
+            "answer": {"oneOf": [{"type": "null"}, _ref("Answer")]},
             "definition": {
                 "description": "when the question asks what an acronym stands for: the long "
                                "form the plans give it (the passage spelling it out ranks "
@@ -87,6 +88,21 @@ SCHEMAS = {
                     "type": "object", "required": ["acronym", "expansion"],
                     "properties": {"acronym": {"type": "string"},
                                    "expansion": {"type": "string"}}}]}}},
+    "Answer": {
+        "description": "the answer box: the sentence that best answers, quoted from the hit "
+                       "of rank `rank` (its citation fields are that hit's); null when "
+                       "no_answer is true",
+        "type": "object", "required": ["rank", "start", "end", "quote", "also_in"],
+        "properties": {
+            "rank": {"type": "integer", "minimum": 1},
+            "start": {"type": "integer", "minimum": 0,
+                      "description": "the sentence's offsets within that hit's text"},
+            "end": {"type": "integer", "minimum": 0},
+            "quote": {"type": "string", "description": "the sentence, its line breaks as spaces"},
+            "also_in": {"type": "array", "items": {"type": "integer", "minimum": 1},
+                        "description": "ranks of the best hit of each other document whose "
+                                       "best sentence holds every question word the "
+                                       "answer's sentence holds"}}},
     "DocumentMeta": {
         "type": "object",
         "required": ["doc_id", "path", "title", "body", "date", "area", "type", "chars"],

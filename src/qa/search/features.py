@@ -1,0 +1,136 @@
+"""What is known of each candidate passage for one question: the retrievers' scores and the
+evidence the rankers weigh (how much of the question it holds, whether a sentence of it holds
+what the question asks for). Computed once per search; the rankers are pure functions of it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+
+import numpy as np
+
+from ..bm25 import tokenize
+from ..index import Index, SentenceCosines
+from ..sentences import Sentence, sentences
+from . import answer_type
+from .query import Query
+
+
+class PassageCache:
+    """Per-passage facts that do not depend on the question, worked out on first use."""
+
+    def __init__(self, index: Index):
+        self.index = index
+        number = {d.doc_id: i for i, d in enumerate(index.docs)}
+        self.doc = np.fromiter((number[p.doc_id] for p in index.passages), np.int64,
+                               len(index.passages))
+        self._sentences: dict[int, list[Sentence]] = {}
+        self._terms: dict[int, frozenset] = {}
+        self._kinds: dict[int, list[frozenset]] = {}
+        self._section: dict[int, frozenset] = {}
+
+    def sentences(self, pid: int) -> list[Sentence]:
+        found = self._sentences.get(pid)
+        if found is None:
+            found = self._sentences[pid] = sentences(self.index.passages[pid].text,
+                                                     self.index.sentences.of(pid).tolist())
+        return found
+
+    def terms(self, pid: int) -> frozenset:
+        found = self._terms.get(pid)
+        if found is None:
+            found = self._terms[pid] = frozenset().union(*(s.terms for s in self.sentences(pid)))
+        return found
+
+    def kinds(self, pid: int) -> list[frozenset]:
+        """For each sentence, the answer kinds it holds."""
+        found = self._kinds.get(pid)
+        if found is None:
+            text = self.index.passages[pid].text
+            found = self._kinds[pid] = [
+                frozenset(k for k in (answer_type.FIGURE, answer_type.DATE, answer_type.WHO)
+                          if answer_type.holds(k, text[s.start:s.end]))
+                for s in self.sentences(pid)]
+        return found
+
+    def section(self, pid: int) -> frozenset:
+        found = self._section.get(pid)
+        if found is None:
+            found = self._section[pid] = frozenset(tokenize(self.index.passages[pid].section))
+        return found
+
+
+@dataclass
+class Candidates:
+    """Candidate passages (rows of the index) and, aligned with them, what ranking reads.
+    A retriever that did not run leaves its scores at zero."""
+
+    ids: np.ndarray
+    doc: np.ndarray         # the document's number in the index, for diversity
+    bm25: np.ndarray        # BM25 of the question's own terms and its acronyms' other forms
+    bm25_syn: np.ndarray    # BM25 of the expansions of phrases the plans never use
+    bm25_also: np.ndarray   # BM25 of the expansions of phrases the plans use too
+    cos: np.ndarray         # passage cosine to the question
+    sent: np.ndarray        # best sentence's cosine to the question
+    cos_x: np.ndarray       # the same to the question in the plans' words (= cos without)
+    sent_x: np.ndarray
+    coverage: np.ndarray    # idf share of the question's words the passage holds
+    sent_share: np.ndarray  # the same for its best sentence
+    answer: np.ndarray      # sent_share of its best sentence holding what the question asks for
+    section: np.ndarray     # idf share of the question's words in its section headings
+    defining: np.ndarray    # 1 when it spells out the acronym asked about
+    length: np.ndarray      # characters
+    sims: SentenceCosines | None = None  # sentence cosines to the question, for highlights
+
+    def take(self, rows: np.ndarray) -> "Candidates":
+        """The candidates at the given rows (evaluation narrows a deep pool this way)."""
+        arrays = {f.name: getattr(self, f.name)[rows] for f in fields(self) if f.name != "sims"}
+        return replace(self, sims=None, **arrays)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+def compute(cache: PassageCache, q: Query, ids: np.ndarray,
+            bm25: np.ndarray | None, bm25_syn: np.ndarray | None,
+            bm25_also: np.ndarray | None, vectors: np.ndarray | None) -> Candidates:
+    """The candidates' features. vectors: the question's vector and, when it has one, the
+    rephrased question's (rows); None when the dense side does not run."""
+    index, n = cache.index, len(ids)
+    zeros = np.zeros(n, dtype=np.float32)
+    cos = sent = cos_x = sent_x = zeros
+    sims = None
+    if vectors is not None:
+        cos = index.vectors[ids] @ vectors[0]
+        sims = index.sentences.cosines(vectors[0], ids)
+        sent = sims.best()
+        cos_x, sent_x = cos, sent
+        if len(vectors) > 1:
+            cos_x = index.vectors[ids] @ vectors[1]
+            sent_x = index.sentences.cosines(vectors[1], ids).best()
+    words = {t: w for t, w in q.weights.items() if "_" not in t}  # words, not pairs
+    total = sum(words.values()) or 1.0
+    coverage, sent_share, answer, section = (np.zeros(n, dtype=np.float32) for _ in range(4))
+    for j, pid in enumerate(ids.tolist()):
+        held = cache.terms(pid)
+        coverage[j] = sum(w for t, w in words.items() if t in held) / total
+        shares = [sum(w for t, w in words.items() if t in s.terms) / total
+                  for s in cache.sentences(pid)]
+        sent_share[j] = max(shares)
+        if q.wants:
+            answer[j] = max((x for x, k in zip(shares, cache.kinds(pid)) if q.wants in k),
+                            default=0.0)
+        heads = cache.section(pid)
+        section[j] = sum(w for t, w in words.items() if t in heads) / total
+    passages = index.passages
+    defines = index.glossary.defines
+    return Candidates(
+        ids=ids,
+        doc=cache.doc[ids],
+        bm25=zeros if bm25 is None else bm25, bm25_syn=zeros if bm25_syn is None else bm25_syn,
+        bm25_also=zeros if bm25_also is None else bm25_also,
+        cos=cos, sent=sent, cos_x=cos_x, sent_x=sent_x, coverage=coverage,
+        sent_share=sent_share, answer=answer, section=section,
+        defining=(np.fromiter((defines(passages[i].text, q.acronym) for i in ids), np.float32, n)
+                  if q.acronym else zeros),
+        length=np.fromiter((len(passages[i].text) for i in ids), np.float32, n),
+        sims=sims)

@@ -1,0 +1,27 @@
+"""The sentence of a passage that best answers the question, shown highlighted."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..sentences import Sentence
+
+
+def best_sentence(sents: list[Sentence], q_weights: dict[str, float], sims: np.ndarray | None,
+                  dense_weight: float) -> list[list[int]]:
+    """Offsets of the sentence that best answers the question: its cosine to the question
+    (when the question's vector is known) blended with the share of the question's idf it
+    holds (q_weights: each question term's idf). Both lie on 0-1 as they are: rescaled per
+    passage, a two-sentence passage would flip wholly to whichever signal ranks the other
+    sentence last."""
+    total = sum(q_weights.values()) or 1.0
+    q_terms, weight = frozenset(q_weights), q_weights.__getitem__
+    # A few sentences a passage: plain Python beats numpy's per-call cost here.
+    share = [sum(map(weight, s.terms & q_terms)) / total for s in sents]
+    if sims is None:
+        score = share
+        if not share or max(share) <= 0:
+            return []
+    else:
+        score = [dense_weight * c + (1 - dense_weight) * w for c, w in zip(sims.tolist(), share)]
+    best = sents[max(range(len(score)), key=score.__getitem__)]
+    return [[best.start, best.end]]

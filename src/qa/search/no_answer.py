@@ -1,0 +1,97 @@
+"""Honest silence: the question's words no plan uses, and whether the best passages answer.
+
+A question about a place, service or thing no document mentions ("Solihull", "IVF", "the
+weather") is not answered by the closest passage about something else. A word counts as
+mentioned when its stem is among the index's terms, or when the vocabulary gives it a
+wording the plans use: "family doctors" is not missing from plans that say "GP".
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..bm25 import STOPWORDS, QUESTION_WORDS, DEFINITION_WORDS, SparseBM25, words
+from .features import Candidates
+from .query import Query
+
+_WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*[A-Za-z]|[A-Za-z]")
+_POSSESSIVE = re.compile(r"['’]s$")
+
+# Words that frame a request to a search box rather than say what it is about: a plan need
+# not use them to answer ("is there anything in the documents about ...").
+FRAMING = frozenset("""anything something everything information info details detail document
+documents paper papers plan plans please tell know find show give list explain describe
+mention mentioned mentions currently current latest still going happening really actually
+get got""".split())
+
+
+def content(text: str) -> list[str]:
+    """The question's words that say what it is about, lower-cased, each once."""
+    out: list[str] = []
+    for m in _WORD.finditer(text):
+        low = _POSSESSIVE.sub("", m.group().lower()).strip("'’-")
+        if not (len(low) < 3 or low in STOPWORDS or low in QUESTION_WORDS
+                or low in DEFINITION_WORDS or low in FRAMING or low in out):
+            out.append(low)
+    return out
+
+
+def missing_terms(q: Query, bm25: SparseBM25) -> list[str]:
+    """The question's content words that no indexed passage holds in any form."""
+    rewordings = [(e.source.lower().split(), e.terms) for e in q.expansions]
+    # A word the vocabulary rewords counts as present when the plans hold a rewording.
+    return [w for w in content(q.text)
+            if not _held(w, bm25)
+            and not any(w in source and any(_held(t, bm25) for t in terms)
+                        for source, terms in rewordings)]
+
+
+def _held(phrase: str, bm25: SparseBM25) -> bool:
+    stems = words(phrase)
+    return bool(stems) and all(s in bm25.vocab for s in stems)
+
+
+@dataclass(frozen=True)
+class Signals:
+    """What the silence test reads, for one question."""
+
+    missing: float      # share of the question's content words that no document holds
+    cosine: float       # best cosine (passage or its best sentence) to the question
+    coverage: float     # idf share of the question's words held by the top passage
+    answer: float       # the top passage's best sentence holding what is asked, by share
+    wants: bool         # whether the question asks for a figure, a date or a body
+
+
+def signals(q: Query, c: Candidates, final: np.ndarray, missing: list[str]) -> Signals:
+    share = len(missing) / max(len(content(q.text)), 1)
+    if len(c) == 0:
+        return Signals(share, 0.0, 0.0, 0.0, q.wants is not None)
+    top = int(np.argmax(final))
+    return Signals(missing=share, cosine=float(np.maximum(c.sent, c.cos).max()),
+                   coverage=float(c.coverage[top]), answer=float(c.answer[top]),
+                   wants=q.wants is not None)
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """When the plans are taken to be silent: more than `missing` of the question's content
+    words in no document; or no passage near it in meaning (cosine) that also holds its
+    distinctive words (coverage); or, asked for a figure, date or body, a top passage none of
+    whose sentences holding one shares `answer` of the question's weight."""
+
+    missing: float = 1.0
+    cosine: float = 0.3
+    coverage: float = 0.5
+    answer: float = 0.0
+
+
+def silent(s: Signals, t: Thresholds) -> bool:
+    return (s.missing > t.missing
+            or (s.cosine < t.cosine and s.coverage < t.coverage)
+            or (s.wants and s.answer < t.answer))
+
+
+# Fitted by eval/cv.py on the dev set (see eval/README.md).
+FITTED = Thresholds()

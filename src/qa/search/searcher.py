@@ -1,0 +1,249 @@
+"""The searcher: an open index, its encoder, and one search run through the steps."""
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from ..config import FUSIONS, MAX_K, MAX_QUERY_CHARS, MODES, RANKERS, Settings
+from ..index import Index
+from . import features, no_answer
+from . import rank as ranking
+from .highlight import best_sentence
+from .query import Query, analyse
+
+
+class QueryError(ValueError):
+    """The request cannot be answered as asked (empty query, bad k, unknown mode or filter)."""
+
+
+@dataclass
+class Hit:
+    rank: int
+    score: float
+    passage_id: int
+    doc_id: str
+    title: str
+    body: str
+    date: str
+    area: str
+    paper: str
+    section: str
+    start: int
+    end: int
+    text: str
+    highlights: list = field(default_factory=list)
+    page: int | None = None  # 1-based page where the passage begins; None without pages
+    page_end: int | None = None  # the page it ends on, when later
+
+
+@dataclass
+class Definition:
+    acronym: str
+    expansion: str
+
+
+@dataclass
+class SearchResult:
+    query: str
+    mode: str
+    k: int
+    took_ms: float
+    no_answer: bool
+    results: list[Hit]
+    # What the acronym the question asks about stands for, as the plans spell it out.
+    definition: Definition | None = None
+    # What the vocabulary added to the question: [{"from": "bed blocking", "to": [...]}].
+    expansions: list = field(default_factory=list)
+    # The question's words that no document holds in any form.
+    missing_terms: list = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def validate(query, k, mode: str, fusion: str | None = None) -> tuple[str, int]:
+    if isinstance(query, str):
+        # Control characters carry no words: line breaks and tabs part words as spaces do,
+        # the rest (NUL, ESC, DEL, C1) go; a question of nothing else is empty.
+        query = "".join(" " if c.isspace() else c for c in query
+                        if c.isspace() or not (ord(c) < 32 or 127 <= ord(c) < 160))
+    if not isinstance(query, str) or not query.strip():
+        raise QueryError("the query is empty: ask a question, e.g. \"what is the stroke model?\"")
+    query = query.strip()
+    if len(query) > MAX_QUERY_CHARS:
+        raise QueryError(f"the query is {len(query):,} characters long; the limit is "
+                         f"{MAX_QUERY_CHARS:,}")
+    if isinstance(k, str) and k.isascii() and k.isdigit():
+        k = int(k)
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_K:
+        # Only ASCII digits: int() would also read "1_0", " 5 " and other scripts' digits.
+        raise QueryError(f"k must be a whole number from 1 to {MAX_K}, not {k!r}")
+    if mode not in MODES:
+        raise QueryError(f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
+    if fusion is not None and fusion not in FUSIONS:
+        raise QueryError(f"unknown fusion {fusion!r}: use one of {', '.join(FUSIONS)}")
+    return query, k
+
+
+class Searcher:
+    """An open index and the encoder for its model: open once, search many times."""
+
+    def __init__(self, index: Index, settings: Settings, encoder=None, synonyms=None):
+        index.check_model(settings.model)
+        if settings.ranker not in RANKERS:
+            raise QueryError(f"unknown ranker {settings.ranker!r}: use one of {', '.join(RANKERS)}")
+        self.index = index
+        self.settings = settings
+        self._encoder = encoder
+        self._synonyms = synonyms
+        self._areas = sorted({d.area for d in index.docs if d.area})
+        # Sentences' terms of passages already shown: highlighting is per query, the terms not.
+        self.passages = features.PassageCache(index)
+
+    @classmethod
+    def open(cls, settings: Settings | None = None, encoder=None) -> "Searcher":
+        settings = settings or Settings.from_env()
+        return cls(Index.load(settings.index_dir), settings, encoder)
+
+    @property
+    def encoder(self):
+        if self._encoder is None:
+            from ..embed import get_encoder
+
+            self._encoder = get_encoder(self.settings.model, self.settings.encoder,
+                                        self.settings.encoder_threads)
+        return self._encoder
+
+    @property
+    def synonyms(self):
+        if self._synonyms is None:
+            from ..synonyms import Synonyms
+
+            self._synonyms = Synonyms.load(self.settings.synonyms)
+        return self._synonyms
+
+    @property
+    def areas(self) -> list[str]:
+        return self._areas
+
+    def _mask(self, doc: str | None, area: str | None) -> np.ndarray | None:
+        if not doc and not area:
+            return None
+        if doc and doc not in self.index.doc_by_id:
+            raise QueryError(f"unknown document {doc!r}")
+        if area and area.lower() not in {a.lower() for a in self._areas}:
+            raise QueryError(f"unknown area {area!r}: known areas are {', '.join(self._areas)}")
+        keep = {d.doc_id for d in self.index.docs
+                if (not doc or d.doc_id == doc) and (not area or d.area.lower() == area.lower())}
+        return np.fromiter((p.doc_id in keep for p in self.index.passages), bool,
+                           len(self.index.passages))
+
+    def analyse(self, query: str) -> Query:
+        return analyse(query, self.index.bm25, self.index.glossary, self.synonyms)
+
+    def query_vectors(self, q: Query) -> np.ndarray:
+        """The question's vector and, when the vocabulary rewords it, the rewording's, in one
+        encoder call. The question itself is encoded as asked: appending acronym expansions
+        pulls a short question's embedding off its meaning (nDCG 0.81 plain, 0.80 expanded)."""
+        texts = [q.text] if q.rephrased is None or self.settings.expansion == "off" \
+            else [q.text, q.rephrased]
+        return self.encoder.encode(texts)
+
+    def dense_top(self, vectors: np.ndarray, depth: int, mask: np.ndarray | None) -> np.ndarray:
+        """Passage ids of the `depth` nearest of each vector, from FAISS, within the mask."""
+        import faiss
+
+        params = None
+        if mask is not None:
+            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(np.flatnonzero(mask)))
+        _, ids = self.index.faiss.search(vectors, depth, params=params)
+        return np.unique(ids[ids >= 0])
+
+    def bm25_scores(self, q: Query, mask: np.ndarray | None):
+        """BM25 of every passage for the question's own terms (with its acronyms' other forms)
+        and, apart, for the vocabulary's expansions of phrases the plans never use and of
+        phrases they use too."""
+        bm25 = self.index.bm25
+        own = bm25.scores(q.bm25_terms)
+        if mask is not None:
+            own = np.where(mask, own, -np.inf)
+        return own, self._expansion_scores(q.synonym_terms), self._expansion_scores(q.also_terms)
+
+    def _expansion_scores(self, expansions: list[list[list[str]]]) -> np.ndarray:
+        # An expansion's wordings are alternatives: a passage scores by the one it matches
+        # best, so an expansion with many wordings does not outweigh one with a single one.
+        out = np.zeros(len(self.index.passages), dtype=np.float32)
+        for wordings in expansions:
+            out += np.max([self.index.bm25.scores(w) for w in wordings], axis=0)
+        return out
+
+    def candidates(self, q: Query, mode: str, depth: int,
+                   mask: np.ndarray | None) -> features.Candidates:
+        """Each retriever's `depth` best passages, pooled, with their features."""
+        n = len(self.index.passages)
+        depth = min(depth, n)
+        ids = np.zeros(0, dtype=np.int64)
+        vectors = own = syn = also = None
+        if mode != "bm25":
+            vectors = self.query_vectors(q)
+            ids = self.dense_top(vectors, depth, mask)
+        if mode != "dense":
+            own, syn, also = self.bm25_scores(q, mask)
+            sparse = ranking.sparse_scores(own, syn, also, self.settings)
+            top = np.argpartition(-sparse, depth - 1)[:depth] if depth < n else np.arange(n)
+            ids = np.union1d(ids, top[np.isfinite(sparse[top])])
+            own, syn, also = own[ids], syn[ids], also[ids]
+        return features.compute(self.passages, q, ids, own, syn, also, vectors)
+
+    def search(self, query: str, k: int = 10, mode: str = "hybrid", doc: str | None = None,
+               area: str | None = None, fusion: str | None = None) -> SearchResult:
+        t0 = time.perf_counter()
+        query, k = validate(query, k, mode, fusion)
+        fusion = fusion or self.settings.fusion
+        mask = self._mask(doc, area)
+        q = self.analyse(query)
+        # Dense scores are re-scored below, so the dense retriever also puts forward a pool.
+        depth = max(k, self.settings.candidate_depth if mode != "bm25" else k)
+        c = self.candidates(q, mode, depth, mask)
+        final = self.scores(c, mode, fusion)
+        order = ranking.diversify(final, c, self.settings.diversity if mode == "hybrid" else 0.0, k)
+        if mode == "bm25":  # passages sharing no word with the question are not results
+            order = order[final[order] > 0]
+        missing = no_answer.missing_terms(q, self.index.bm25)
+        silent = self._silent(q, c, final, missing, mode)
+        hits = [self._hit(r + 1, int(c.ids[j]), float(final[j]), q.weights,
+                          None if c.sims is None else c.sims.of(j))
+                for r, j in enumerate(order)]
+        took = (time.perf_counter() - t0) * 1000
+        definition = (Definition(q.acronym, self.index.glossary.entries[q.acronym])
+                      if q.acronym else None)
+        return SearchResult(query, mode, k, round(took, 2), silent, hits, definition,
+                            [e.to_dict() for e in q.expansions], missing)
+
+    def scores(self, c: features.Candidates, mode: str, fusion: str) -> np.ndarray:
+        if mode == "hybrid" and self.settings.ranker == "ltr":
+            return ranking.learned(c, fusion, self.settings)
+        return ranking.plain(c, mode, fusion, self.settings)
+
+    def _silent(self, q: Query, c: features.Candidates, final: np.ndarray, missing: list[str],
+                mode: str) -> bool:
+        """True when the plans do not answer: see no_answer. BM25 alone can only tell that
+        none of the question's words occur at all."""
+        if len(c) == 0:
+            return True
+        if mode == "bm25":
+            return float(c.bm25.max()) <= 0.0
+        return no_answer.silent(no_answer.signals(q, c, final, missing), no_answer.FITTED)
+
+    def _hit(self, rank: int, i: int, score: float, q_weights: dict[str, float],
+             sims: np.ndarray | None) -> Hit:
+        p = self.index.passages[i]
+        d = self.index.doc_by_id[p.doc_id]
+        return Hit(rank=rank, score=round(score, 4), passage_id=i, doc_id=p.doc_id,
+                   title=d.title, body=d.body, date=d.date, area=d.area, paper=p.paper,
+                   section=p.section, start=p.start, end=p.end, text=p.text,
+                   page=p.page, page_end=p.page_end,
+                   highlights=best_sentence(self.passages.sentences(i), q_weights,
+                                            sims, self.settings.highlight_dense_weight))
