@@ -326,11 +326,11 @@ def test_health_hashes_the_corpus_only_when_it_changes(index, settings, tmp_path
     assert Staleness(every=0).of(searcher) == [changed.name]
 
 
-def test_schemathesis_finds_nothing(live_server):
+def test_schemathesis_finds_nothing(live_server, tmp_path):
     """A bounded schemathesis run with every check against the real server."""
     st = Path(sys.executable).parent / "schemathesis"
     r = subprocess.run([str(st), "run",
                         f"{live_server}/api/openapi.json", "--checks", "all",
                         "--max-examples", "25", "--seed", "1"],
-                       capture_output=True, text=True, timeout=600)
+                       capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert r.returncode == 0, r.stdout[-3000:]
