@@ -120,7 +120,8 @@ SCHEMAS = {
     "Commitment": {
         "type": "object",
         "required": ["text", "due", "figures", "owner", "doc_id", "title", "area", "paper",
-                     "section", "start", "end", "kind", "topic"],
+                     "section", "start", "end", "kind", "topic", "body", "date", "page",
+                     "page_end", "link", "citation"],
         "properties": {
             "text": {"type": "string", "description": "document text[start:end], exactly"},
             "due": {"type": ["string", "null"], "pattern": "^[0-9]{4}(-[0-9]{2})?$",
@@ -135,7 +136,14 @@ SCHEMAS = {
             "start": {"type": "integer"}, "end": {"type": "integer"},
             "kind": {"enum": ["sentence", "bullet", "table"]},
             "topic": {"type": "string", "description": "a table item's row label"},
-            "page": {"type": ["integer", "null"], "description": "page where it stands"}}},
+            "body": {"type": "string", "description": "the publishing body"},
+            "date": {"type": "string", "description": "the document's date, ISO"},
+            "page": {"type": ["integer", "null"], "description": "1-based, where the document "
+                                                                "has pages"},
+            "page_end": {"type": ["integer", "null"]},
+            "link": {"type": "string", "description": "the document view at the item"},
+            "citation": {"type": "string", "description": "quoted words, document, body, "
+                                                          "date, section, page and link"}}},
     "Health": {
         "type": "object",
         "required": ["status", "documents", "passages", "model", "built_at", "stale_files"],
@@ -179,13 +187,17 @@ def paths(doc: dict, area: dict) -> dict:
         "/api/commitments": {"get": {
             "summary": "Commitments, targets and deadlines the plans state",
             "parameters": [
-                _query("q", "only commitments with all these words", {"type": "string"}),
+                _query("q", "only commitments with all these words (a phrase of the synonyms "
+                       "vocabulary also matches its terms)",
+                       {"type": "string", "maxLength": MAX_QUERY_CHARS}),
                 _query("area", "only documents of this area (400 if unknown)", area),
                 _query("doc", "only this document id (400 if unknown)", doc),
                 _query("due_before", "deadline ends before this year or month begins",
                        DUE),
                 _query("due_after", "deadline begins after this year or month ends",
-                       DUE)],
+                       DUE),
+                _query("sort", "order: document (default), due (soonest first, undated "
+                       "last) or area", {"enum": ["document", "due", "area"]})],
             "responses": {"200": _json({"type": "object", "required": ["commitments"],
                                         "properties": {"commitments": {
                                             "type": "array", "items": _ref("Commitment")}}},

@@ -369,7 +369,7 @@ def create_app(source) -> Flask:
         searcher = current()
         return jsonify(openapi.spec([d.doc_id for d in searcher.index.docs], searcher.areas))
 
-    commitments_web.register(app, lambda: current().index)
+    commitments_web.register(app, current)
     return app
 
 
