@@ -291,6 +291,7 @@ def test_live_source_keeps_serving_when_the_new_index_is_broken(small, tmp_path)
     served = live.current()
     (s.index_dir / "CURRENT").write_bytes(b"build-does-not-exist\n")
     assert live.check() is False and live.current() is served
+    live.stop()
     assert logged and "keeping index" in logged[0]
 
 

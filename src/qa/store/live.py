@@ -48,11 +48,21 @@ class Live:
         self.switches = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._watching_pid: int | None = None
+        self._starting = threading.Lock()
 
     def current(self):
+        if self._watching_pid != os.getpid():
+            with self._starting:  # the first requests of a process may come side by side
+                if self._watching_pid != os.getpid():
+                    self.start()
         return self._searcher
 
     def start(self) -> "Live":
+        """Watch CURRENT from this process. Started by the first current() in each process:
+        a server forking workers (QA_WORKERS) gives each child its own watcher, since a
+        thread does not survive a fork."""
+        self._watching_pid = os.getpid()
         self._thread = threading.Thread(target=self._watch, name="qa-index-watch", daemon=True)
         self._thread.start()
         return self
