@@ -24,7 +24,6 @@ from qa.store import disk
 from qa.store.lock import build_lock
 from qa.store.merge import bm25_from_counts
 from qa.store.segment import _term_counts
-from qa.web import THREADS, create_app
 
 # The three smallest papers: enough for collection-wide statistics to matter, quick to embed.
 SMALL = ("001_5315744c9454198c.txt", "000_39354a0ede1fe7a3.txt")
@@ -232,14 +231,14 @@ def test_a_build_killed_at_any_point_leaves_the_previous_index(small, tmp_path):
 
 def test_a_server_switches_index_under_load_without_a_failed_request(small, tmp_path):
     """The real app under waitress, a live source, a steady stream of searches, switches."""
-    from waitress.server import create_server
+    from qa.server import make_server
 
     s = replace(small, corpus_dir=tmp_path / "corpus", index_dir=tmp_path / "index")
     shutil.copytree(small.corpus_dir, s.corpus_dir)
     shutil.copytree(small.index_dir, s.index_dir)
     live = Live(s, every=0.2, log=lambda m: None).start()
-    server = create_server(create_app(live), host="127.0.0.1", port=0, threads=THREADS)
-    base = f"http://127.0.0.1:{server.socket.getsockname()[1]}"
+    server = make_server(live, s, "127.0.0.1", 0)
+    base = f"http://127.0.0.1:{server.port}"
     threading.Thread(target=server.run, daemon=True).start()
     statuses, stop = [], threading.Event()
 
