@@ -54,7 +54,8 @@ SCHEMAS = {
                            "items": {"type": "array", "items": {"type": "integer"},
                                      "minItems": 2, "maxItems": 2}}}},
     "SearchResult": {
-        "type": "object", "required": ["query", "mode", "k", "took_ms", "no_answer", "results"],
+        "type": "object", "required": ["query", "mode", "k", "took_ms", "no_answer", "results",
+                     "expansions", "missing_terms"],
         "properties": {
             "query": {"type": "string"},
             "mode": {"enum": list(MODES)},
@@ -70,7 +71,18 @@ SCHEMAS = {
                 "oneOf": [{"type": "null"}, {
                     "type": "object", "required": ["acronym", "expansion"],
                     "properties": {"acronym": {"type": "string"},
-                                   "expansion": {"type": "string"}}}]}}},
+                                   "expansion": {"type": "string"}}}]},
+            "expansions": {
+                "type": "array",
+                "description": "what the health-and-care vocabulary added to the question: "
+                               "each phrase of it and the wordings also searched for",
+                "items": {"type": "object", "required": ["from", "to"],
+                          "properties": {"from": {"type": "string"},
+                                         "to": {"type": "array", "items": {"type": "string"}}}}},
+            "missing_terms": {
+                "type": "array", "items": {"type": "string"},
+                "description": "the question's words (lower-cased) that no document holds in "
+                               "any form, its vocabulary's rewordings included"}}},
     "DocumentMeta": {
         "type": "object",
         "required": ["doc_id", "path", "title", "body", "date", "area", "type", "chars"],

@@ -230,7 +230,9 @@ class Searcher:
             return True
         if mode == "bm25":
             return float(c.bm25.max()) <= 0.0
-        return no_answer.silent(no_answer.signals(q, c, final, missing), no_answer.FITTED)
+        return no_answer.silent(no_answer.signals(
+            q, c, final, no_answer.missing_share(q.text, missing, self.index.bm25)),
+                                no_answer.FITTED)
 
     def _hit(self, rank: int, i: int, score: float, q_weights: dict[str, float],
              sims: np.ndarray | None) -> Hit:
