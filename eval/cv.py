@@ -171,9 +171,8 @@ def cross_validate(prep: list[Prepared], base: Settings, levers: dict, counter: 
     return rows, chosen
 
 
-def silence_signals(p: Prepared, s: Settings, scorer=None) -> no_answer.Signals:
-    c, final, _ = ranked(p, s, scorer)
-    return no_answer.signals(p.query, c, final, p.missing_share)
+def silence_signals(p: Prepared, s: Settings) -> no_answer.Signals:
+    return no_answer.signals(p.query, pool(p, s), p.missing_share)
 
 
 def fit_silence(sig: list[tuple[Prepared, no_answer.Signals]], counter: list) -> no_answer.Thresholds:
@@ -199,13 +198,11 @@ def fit_silence(sig: list[tuple[Prepared, no_answer.Signals]], counter: list) ->
     return best[1] if best else no_answer.Thresholds()
 
 
-def cross_validate_silence(prep: list[Prepared], chosen: list[Settings], counter: list,
-                           scorers=None) -> dict:
+def cross_validate_silence(prep: list[Prepared], chosen: list[Settings], counter: list) -> dict:
     flags = {}
     for f in range(FOLDS):
         s = chosen[f]
-        scorer = scorers[f] if scorers else None
-        sig = [(p, silence_signals(p, s, scorer)) for p in prep]
+        sig = [(p, silence_signals(p, s)) for p in prep]
         t = fit_silence([x for x in sig if x[0].fold != f], counter)
         for p, sg in sig:
             if p.fold == f:

@@ -67,7 +67,7 @@ class Settings:
     # value tried lost nDCG out of fold).
     diversity: float = 0.0
     # "ltr": the learned ranker shipped in the package; "plain": the fixed blend.
-    ranker: str = "plain"
+    ranker: str = "ltr"
     host: str = "127.0.0.1"
     port: int = 8000
     synonyms: Path | None = None  # a user's synonyms file, read after the shipped vocabulary
@@ -85,7 +85,7 @@ class Settings:
             fusion=env.get("QA_FUSION") or "score",
             dense_weight=float(env.get("QA_DENSE_WEIGHT") or 0.4),
             sentence_weight=float(env.get("QA_SENTENCE_WEIGHT") or 0.5),
-            ranker=env.get("QA_RANKER") or "plain",
+            ranker=env.get("QA_RANKER") or "ltr",
             host=env.get("QA_HOST") or "127.0.0.1",
             port=int(env.get("QA_PORT") or 8000),
             synonyms=Path(env["QA_SYNONYMS"]) if env.get("QA_SYNONYMS") else None,
