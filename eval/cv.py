@@ -175,7 +175,8 @@ def silence_signals(p: Prepared, s: Settings) -> no_answer.Signals:
     return no_answer.signals(p.query, pool(p, s), p.missing_share)
 
 
-def fit_silence(sig: list[tuple[Prepared, no_answer.Signals]], counter: list) -> no_answer.Thresholds:
+def fit_silence(sig: list[tuple[Prepared, no_answer.Signals]],
+                counter: list) -> no_answer.Thresholds:
     """The thresholds flagging most unanswerable questions while wrongly flagging at most
     MAX_FALSE of the answerable ones. Of thresholds doing equally well, the first in SILENCE's
     order wins: the lowest, the most ready to say the plans are silent, because the questions

@@ -106,6 +106,7 @@ def main(argv=None) -> int:
         results[name] = cv.report(out, prep)
     for name, r in results.items():
         print(cv.fmt(f"{name} (out of fold)", r))
+    (cv.ROOT / "eval" / "results" / "train_ranker.json").write_text(json.dumps(results, indent=1))
     print(f"plain levers chosen per fold: {', '.join(kept)}; settings tried: {counter[0]}; "
           f"learners: {len(learners)} "
           f"(one setting each); {time.perf_counter() - t0:.0f} s")

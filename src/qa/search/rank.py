@@ -95,7 +95,8 @@ def shipped_model() -> dict:
     return json.loads(resources.files("qa").joinpath(MODEL).read_text("utf-8"))
 
 
-def learned(c: Candidates, fusion: str, settings: Settings, model: dict | None = None) -> np.ndarray:
+def learned(c: Candidates, fusion: str, settings: Settings,
+            model: dict | None = None) -> np.ndarray:
     """A linear model's score of each candidate (eval/train_ranker.py fits it), plus the
     definition bonus the plain ranker gives."""
     model = model or shipped_model()
