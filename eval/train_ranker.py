@@ -51,7 +51,7 @@ def fit_logistic(x, y) -> dict:
     scale[scale == 0] = 1.0
     m = LogisticRegression(C=C, max_iter=2000).fit((x - mean) / scale, y)
     return {"features": list(rank.FEATURES), "mean": mean.tolist(), "scale": scale.tolist(),
-            "coef": m.coef_[0].tolist()}
+            "coef": m.coef_[0].tolist(), "intercept": float(m.intercept_[0])}
 
 
 def fit_lambdarank(x, y, groups):

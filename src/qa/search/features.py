@@ -109,6 +109,9 @@ def compute(cache: PassageCache, q: Query, ids: np.ndarray,
     # candidate of every search, and most candidates hold few of the question's words.
     for j, pid in enumerate(ids.tolist()):
         f = cache.facts(pid)
+        heads = f.section & asked
+        if heads:
+            section[j] = sum(map(weight, heads)) / total
         held = f.terms & asked
         if not held:
             continue
@@ -117,9 +120,6 @@ def compute(cache: PassageCache, q: Query, ids: np.ndarray,
         sent_share[j] = max(shares)
         if q.wants:
             answer[j] = max((x for x, k in zip(shares, f.kinds) if q.wants in k), default=0.0)
-        heads = f.section & held
-        if heads:
-            section[j] = sum(map(weight, heads)) / total
     passages = index.passages
     defines = index.glossary.defines
     return Candidates(
