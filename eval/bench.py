@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT / "eval"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from load import questions, run as load_run, start_server  # noqa: E402
+from ingest_bench import pdf_figures, pdf_rows  # noqa: E402
 
 from qa.bm25 import SparseBM25, tokenize  # noqa: E402
 from qa.chunk import Passage  # noqa: E402
@@ -250,6 +251,8 @@ def main() -> int:
         proc.wait(timeout=30)
     print("growth ...", flush=True)
     growth = growth_figures(index, settings, searcher.encoder, qs, sizes, repeats)
+    print("PDF ingest ...", flush=True)
+    pdf_fig = pdf_figures(settings, searcher.encoder)
 
     # For a batch of passages the faster encoder may be the other one.
     bare_build = min(build_fig["encode_passages_s"].values())
@@ -276,6 +279,7 @@ def main() -> int:
         (f"hybrid at {growth[-1]['copies']} x ({growth[-1]['passages']} passages)",
          f"{growth[-1]['hybrid_ms']:.2f} ms",
          f"{growth[-1]['hybrid_ms'] / growth[-1]['encode_ms']:.2f} x (target 2)"),
+        *pdf_rows(pdf_fig),
     ]
     print(f"\nfloor: {fast} query encode beside the searches, {floor_ms:.2f} ms\n")
     print(f"{'measure':<44}{'value':>22}  against the floor")
@@ -291,7 +295,8 @@ def main() -> int:
     results.mkdir(exist_ok=True)
     (results / "bench.json").write_text(json.dumps({
         "floor": floor, "fast_encoder": fast, "floor_ms": floor_ms, "in_process_ms": inproc,
-        "served": served, "build": build_fig, "startup": start, "growth": growth}, indent=1))
+        "served": served, "build": build_fig, "startup": start, "growth": growth,
+        "pdf": pdf_fig}, indent=1))
     plot(growth, ROOT / "eval" / "latency_vs_size.png")
     print(f"\nwrote {results / 'bench.json'} and {ROOT / 'eval' / 'latency_vs_size.png'}")
     return 0

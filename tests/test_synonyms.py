@@ -6,7 +6,7 @@ import json
 import pytest
 
 from conftest import qa_cli
-from qa.synonyms import Expansion, Synonyms, SynonymsError
+from qa.synonyms import SHIPPED, Expansion, Synonyms, SynonymsError
 
 
 @pytest.fixture(scope="module")
@@ -54,6 +54,20 @@ def test_shipped_vocabulary_is_several_hundred_rules(shipped):
     assert len(shipped) >= 350
 
 
+def test_every_shipped_line_expands_something():
+    # A line whose terms all stem alike ("school nurse, school nurses") would do nothing.
+    from importlib import resources
+
+    text = resources.files("qa").joinpath(SHIPPED).read_text("utf-8")
+    idle = []
+    for n, line in enumerate(text.splitlines(), 1):
+        if line.strip() and not line.startswith("#"):
+            lefts = line.split("=>")[0].split(",")
+            if not any(Synonyms.parse(line).expand(t) for t in lefts):
+                idle.append(n)
+    assert idle == []
+
+
 def test_multiword_lay_phrase_gains_the_plans_term(shipped):
     got = expanded(shipped, "Is bed blocking getting worse?")
     assert got["bed blocking"][0] == "delayed transfers of care"
@@ -65,6 +79,10 @@ def test_plurals_and_case_match(shipped):
     # Snowball leaves the s of a plural acronym; it still matches the singular rule.
     assert "general practitioner" in expanded(shipped, "where are GPs short")["GPs"]
     assert "care home" in expanded(shipped, "old people's homes")["old people's homes"]
+    # "A & E" and "A and E" are A&E; the source is quoted as the question wrote it.
+    for written in ("A & E waits", "a and e waits", "A&E waits"):
+        assert "4-hour standard" in expanded(shipped, f"why are {written} long?")[written]
+    assert list(expanded(shipped, "Bed Blocking\u2019s cost")) == ["Bed Blocking\u2019s"]
 
 
 def test_whole_words_only(shipped):
@@ -126,7 +144,9 @@ def test_command_prints_expansions_and_json():
 
 def test_user_file_adds_to_the_shipped_vocabulary(tmp_path):
     mine = tmp_path / "mine.txt"
-    mine.write_text("# our words\nfamily doctors => family medicine\nwaiting rooms, lobbies\n")
+    # As a Windows editor saves it: a byte-order mark and CRLF line ends.
+    mine.write_bytes("\ufeff# our words\r\nfamily doctors => family medicine\r\n"
+                     "waiting rooms, lobbies\r\n".encode("utf-8"))
     out = qa_cli("synonyms", "family doctors and waiting rooms",
                  env_extra={"QA_SYNONYMS": str(mine)})
     assert out.returncode == 0, out.stderr

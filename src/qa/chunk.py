@@ -10,6 +10,7 @@ header its rows belong to, the sentence that introduces a list) goes into its co
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -48,6 +49,10 @@ class Passage:
     # passage is about when it does not say so itself (kept apart: it helps word matching,
     # and it blurs an embedding).
     opening: str = ""
+    # 1-based page where the passage begins, and where it ends if on a later page; None for
+    # formats without pages.
+    page: int | None = None
+    page_end: int | None = None
 
 
 @dataclass
@@ -68,7 +73,16 @@ _PARTICULARS = re.compile(
     r"(?:mon|tues|wednes|thurs|fri|satur|sun)day\b,?\s+\d|"
     r"(?:january|february|march|april|may|june|july|august|september|october|november|december)"
     r"\s+\d{4}$)", re.I)
-_PAGE_NUMBER = re.compile(r"\s*\d+\s*$")
+# A page number after a heading ("Introduction 4"); not the end of a range ("Plan 2017-19").
+_PAGE_NUMBER = re.compile(r"(?<![-–/\d])\s*\d+\s*$")
+# Lines set apart like headings that no section is named by: a person with their role under
+# an agenda ("Martin Yardley, Deputy Chief Executive (Place)"), a notice ("Please note: a
+_SIGNATORY = re.compile(r"^(?:(?:Cllr|Dr|Mr|Mrs|Ms|Prof)\.?\s)?[A-Z][a-z'-]+(?:\s[A-Z][a-z'-]+){1,2},\s"
+                        r".*\b(?:Chief|Director|Officer|Executive|Manager|Councillor|Chair|Head|"
+                        r"Lead|Secretary|Clerk|Leader|Member)\b")
+# hearing loop is available"), an empty entry ("Nil", "None").
+_NOTICE = re.compile(r"^(?i:please\s|notes?\s*:|n\.?b\.?[\s:])|"
+                     r"^(?i:nil|none|n/?a|tb[ca])\.?$")
 
 
 def _lines(text: str):
@@ -186,7 +200,31 @@ def _paper_title(lines: list[tuple[int, str]], first: bool) -> str:
 
 # --- blocks ---------------------------------------------------------------------------------
 
+def _marked_blocks(doc: Document, lines: list[tuple[int, str]]) -> list[Block]:
+    """Blocks of a format that marks its own headings: the loader's headings are the
+    headings, and a numbered line is a list item."""
+    levels = {h.start: h.level for h in doc.headings}
+    blocks: list[Block] = []
+    for pos, line in lines:
+        s = line.strip()
+        if not s:
+            continue
+        start = pos + len(line) - len(line.lstrip())
+        end = pos + len(line)
+        if "\t" in line:
+            kind = "row"
+        elif pos in levels:
+            blocks.append(Block("heading", start, end, s, level=levels[pos]))
+            continue
+        else:
+            kind = "bullet" if _BULLET.match(s) or _NUMBERED.match(s) else "para"
+        blocks.append(Block(kind, start, end, s))
+    return blocks
+
+
 def _blocks(doc: Document, lines: list[tuple[int, str]], furniture: set[str]) -> list[Block]:
+    if doc.headings is not None:
+        return _marked_blocks(doc, lines)
     blocks: list[Block] = []
     cur: tuple | None = None
     n = len(lines)
@@ -203,7 +241,7 @@ def _blocks(doc: Document, lines: list[tuple[int, str]], furniture: set[str]) ->
         if s in furniture:
             blocks.append(Block("furniture", start, end, s))
             continue
-        if _PARTICULARS.match(s):
+        if _PARTICULARS.match(s) or _SIGNATORY.match(s) or _NOTICE.match(s):
             blocks.append(Block("para", start, end, s))
             continue
         bold = pos in doc.bold_lines
@@ -231,7 +269,27 @@ def _blocks(doc: Document, lines: list[tuple[int, str]], furniture: set[str]) ->
             continue
         kind = "bullet" if _BULLET.match(s) or (nums is not None and not blank_before) else "para"
         blocks.append(Block(kind, start, end, s))
-    return blocks
+    return _join_wrapped_headings(blocks)
+
+
+_WRAPPED = re.compile(r"(?:[-–/&,]|\b(?:and|of|for|the|to|in|on|with))$", re.I)
+
+
+def _join_wrapped_headings(blocks: list[Block]) -> list[Block]:
+    """A heading cut at a line break ("24. Better Care Fund Plan 2017-" / "19") with its
+    continuation: the heading's last word asks for more and the next line, short and not a
+    sentence, follows it directly."""
+    out: list[Block] = []
+    for b in blocks:
+        prev = out[-1] if out else None
+        if (prev is not None and prev.kind == "heading" and b.kind == "para"
+                and b.start == prev.end + 1 and _WRAPPED.search(prev.text)
+                and len(b.text) <= 60 and not b.text.endswith(".")):
+            glue = "" if prev.text.endswith(("-", "–", "/")) else " "
+            out[-1] = Block("heading", prev.start, b.end, prev.text + glue + b.text, prev.level)
+            continue
+        out.append(b)
+    return out
 
 
 def parse(doc: Document) -> list[Paper]:
@@ -311,6 +369,9 @@ class _PaperChunker:
         self.heads: list[Block] = []  # headings not yet placed at the top of a passage
         self.group: list[Block] = []  # blocks of the passage being built
         self.ctx = _Context()
+        # The header row of each table the format marks, by the table's span: a table that
+        # runs on over a page break keeps the header its first page gave it.
+        self.tables = [(t.start, t.end, "\t".join(t.rows[0])) for t in doc.tables]
 
     def run(self) -> list[Passage]:
         for block in self.paper.blocks:
@@ -338,6 +399,9 @@ class _PaperChunker:
         if group and (group[0].kind == "row") != (block.kind == "row"):
             self.flush()
         if block.kind == "row":
+            marked = next((h for a, b, h in self.tables if a <= block.start <= b), None)
+            if marked is not None:
+                ctx.header = marked
             if not group and not ctx.header:
                 ctx.header = block.text
             elif group and self._size_with(block) > self.cfg.target_chars:
@@ -386,8 +450,17 @@ class _PaperChunker:
     def _passage(self, a: int, b: int, kind: str, context: str, stack: list[Block],
                  opening: str = "") -> None:
         section = SECTION_SEP.join(_heading_label(h) for h in stack)
+        page, page_end = pages_of(self.doc.pages, a, b)
         self.out.append(Passage(self.doc.doc_id, self.paper.title, section, a, b,
-                                self.doc.text[a:b], kind, context, opening))
+                                self.doc.text[a:b], kind, context, opening, page, page_end))
+
+
+def pages_of(pages: list[int], start: int, end: int) -> tuple[int | None, int | None]:
+    """The 1-based page where text[start:end] begins, and the page it ends on if later."""
+    if not pages:
+        return None, None
+    first, last = bisect_right(pages, start), bisect_right(pages, max(start, end - 1))
+    return max(first, 1), (last if last > first else None)
 
 
 def chunk(doc: Document, cfg: ChunkSettings) -> list[Passage]:

@@ -96,6 +96,13 @@ def cmd_search(args, settings: Settings) -> int:
     return 0
 
 
+def page_label(item) -> str:
+    """"p. 12, " or "pp. 12–13, " for a hit or commitment from a paged document, else ""."""
+    if not item.page:
+        return ""
+    return f"pp. {item.page}–{item.page_end}, " if item.page_end else f"p. {item.page}, "
+
+
 def format_results(res, color: bool = False) -> str:
     from .chunk import section_path
 
@@ -118,7 +125,7 @@ def format_results(res, color: bool = False) -> str:
         cite = section_path(h)
         if cite:
             out.append(f"   § {cite}")
-        out.append(f"   ({h.doc_id}, characters {h.start}–{h.end})")
+        out.append(f"   ({h.doc_id}, {page_label(h)}characters {h.start}–{h.end})")
         body = _mark(h.text, h.highlights, color)
         for para in body.split("\n"):
             out.append(textwrap.fill(para, 100, initial_indent="   ", subsequent_indent="   ")
@@ -186,7 +193,7 @@ def cmd_commitments(args, settings: Settings) -> int:
             where = SECTION_SEP.join(x for x in (c.title, section_path(c)) if x)
             topic = f"{c.topic}: " if c.topic else ""
             print(f"- {topic}{c.text}" + (f"  [{tail}]" if tail else ""))
-            print(f"    {where} ({c.doc_id}, {c.start}–{c.end})")
+            print(f"    {where} ({c.doc_id}, {page_label(c)}{c.start}–{c.end})")
         if items:
             print(f"{len(items)} commitments")
     return 0

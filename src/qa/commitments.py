@@ -13,7 +13,7 @@ import re
 from dataclasses import asdict, dataclass, field
 
 from .bm25 import words
-from .chunk import SECTION_SEP
+from .chunk import SECTION_SEP, pages_of
 from .index import Index
 from .sentences import split_sentences
 
@@ -42,6 +42,7 @@ class Commitment:
     end: int
     kind: str = field(default="sentence")  # sentence | bullet | table
     topic: str = ""  # a table item's row label: "Stroke Care" for its targets
+    page: int | None = None  # where it stands, for formats with pages
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -255,7 +256,7 @@ def extract(index: Index) -> list[Commitment]:
                               owner=owner(text, p.section), doc_id=p.doc_id, title=doc.title,
                               area=doc.area, paper=p.paper, section=p.section, start=a, end=b,
                               kind="table" if kind in ("row", "cell") else kind,
-                              topic=first_cell.strip()))
+                              topic=first_cell.strip(), page=pages_of(doc.pages, a, b)[0]))
     return out
 
 

@@ -12,6 +12,9 @@ RANKERS = ("plain", "ltr")
 EXPANSIONS = ("max", "blend", "off")
 MAX_QUERY_CHARS = 1000
 MAX_K = 50
+# Files larger than this are skipped with a warning: read whole, a 50 MB text file makes
+# 110,000 passages and 1.9 GB of memory. A 300-page plan with pictures is 5-30 MB as PDF.
+MAX_FILE_MB = 40.0
 
 
 def _project_root() -> Path:
@@ -71,6 +74,11 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     synonyms: Path | None = None  # a user's synonyms file, read after the shipped vocabulary
+    max_file_mb: float = MAX_FILE_MB
+
+    @property
+    def max_file_bytes(self) -> int:
+        return int(self.max_file_mb * 2**20)
 
     @classmethod
     def from_env(cls, env: dict | None = None, **overrides) -> "Settings":
@@ -89,5 +97,6 @@ class Settings:
             host=env.get("QA_HOST") or "127.0.0.1",
             port=int(env.get("QA_PORT") or 8000),
             synonyms=Path(env["QA_SYNONYMS"]) if env.get("QA_SYNONYMS") else None,
+            max_file_mb=float(env.get("QA_MAX_FILE_MB") or MAX_FILE_MB),
         )
         return replace(s, **overrides) if overrides else s

@@ -29,7 +29,8 @@ from .glossary import Glossary
 from .ingest import DocRecord, corpus_hashes, read_corpus
 from .sentences import sentence_spans
 
-FORMAT = 4  # 2: sentence vectors; 3: sentences keep "£179.5m" whole; 4: dates, contacts no headings
+FORMAT = 5  # 2: sentence vectors; 3: sentences keep "£179.5m" whole; 4: dates, contacts no headings
+# 5: pages, origins, doc ids with extension
 POINTER = "CURRENT"
 
 
@@ -219,7 +220,8 @@ def build(settings: Settings, progress: Callable[[str], None] | None = None,
 
     say = progress or (lambda msg: None)
     t0 = time.perf_counter()
-    documents, warnings = read_corpus(settings.corpus_dir)
+    documents, skipped = read_corpus(settings.corpus_dir, settings.max_file_bytes)
+    warnings = [f"skipped {name}: {reason}" for name, reason in skipped]
     for w in warnings:
         say(f"warning: {w}")
     say(f"read {len(documents)} documents")

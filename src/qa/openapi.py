@@ -52,7 +52,12 @@ SCHEMAS = {
             "text": {"type": "string", "description": "document text[start:end], exactly"},
             "highlights": {"type": "array", "description": "[start, end] offsets within text",
                            "items": {"type": "array", "items": {"type": "integer"},
-                                     "minItems": 2, "maxItems": 2}}}},
+                                     "minItems": 2, "maxItems": 2}},
+            "page": {"type": ["integer", "null"], "minimum": 1,
+                     "description": "page where the passage begins; null for formats "
+                                    "without pages"},
+            "page_end": {"type": ["integer", "null"], "minimum": 2,
+                         "description": "page where it ends, when a later one; else null"}}},
     "SearchResult": {
         "type": "object", "required": ["query", "mode", "k", "took_ms", "no_answer", "results",
                      "expansions", "missing_terms"],
@@ -87,8 +92,14 @@ SCHEMAS = {
         "type": "object",
         "required": ["doc_id", "path", "title", "body", "date", "area", "type", "chars"],
         "properties": {k: {"type": "string"} for k in
-                       ("doc_id", "path", "title", "body", "date", "area", "type")}
-        | {"chars": {"type": "integer"}}},
+                       ("doc_id", "path", "title", "body", "date", "area", "type", "source_url")}
+        | {"chars": {"type": "integer"},
+           "pages": {"type": "array", "items": {"type": "integer", "minimum": 0},
+                     "description": "offset in text where each page begins; empty for "
+                                    "formats without pages"},
+           "origins": {"type": "object", "description": "where each field came from",
+                       "additionalProperties": {
+                           "enum": ["catalog", "properties", "file name", "text"]}}}},
     "Document": {"allOf": [_ref("DocumentMeta"), {
         "type": "object", "required": ["text"], "properties": {"text": {"type": "string"}}}]},
     "Commitment": {
@@ -108,7 +119,8 @@ SCHEMAS = {
             "section": {"type": "string"},
             "start": {"type": "integer"}, "end": {"type": "integer"},
             "kind": {"enum": ["sentence", "bullet", "table"]},
-            "topic": {"type": "string", "description": "a table item's row label"}}},
+            "topic": {"type": "string", "description": "a table item's row label"},
+            "page": {"type": ["integer", "null"], "description": "page where it stands"}}},
     "Health": {
         "type": "object",
         "required": ["status", "documents", "passages", "model", "built_at", "stale_files"],

@@ -4,9 +4,10 @@ People ask about "bed blocking", "family doctors" and "care packages"; the plans
 "delayed transfers of care", "GP" and "domiciliary care". The vocabulary is a file in the
 Solr/Elasticsearch synonyms format, so it can be read, edited and extended by hand:
 
-    # a comment line
-    delayed transfers of care, delayed discharge, DToC     (equivalent: each gives the others)
-    bed blocking => delayed transfers of care, DToC        (one way: the left gains the right)
+    # equivalent terms, each gaining the others:
+    delayed transfers of care, delayed discharge, DToC
+    # one way, the left gaining the right:
+    bed blocking => delayed transfers of care, DToC
 
 Phrases match a question case-insensitively on whole words, each word Snowball-stemmed so
 plurals and simple inflections match ("care homes", "nursing home"); stop words are kept, so
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
@@ -23,8 +25,10 @@ from .bm25 import _stemmer
 
 SHIPPED = "data/synonyms.txt"
 
-# "A&E" and "people's" are one word each; "out-of-hours" is three.
-_WORD = re.compile(r"[a-z0-9£%]+(?:[&'][a-z0-9]+)*")
+# "A&E" and "people's" are one word each, and so are "A & E" and "A and E" (read as "a&e");
+# "out-of-hours" is three.
+_WORD = re.compile(r"\b(?P<pair>[a-z])\s*(?:&|\band\b)\s*(?P<other>[a-z])\b"
+                   r"|[a-z0-9£%]+(?:[&'][a-z0-9]+)*", re.I)
 _VOWELS = frozenset("aeiouy")
 
 
@@ -41,6 +45,7 @@ class Expansion:
         return {"from": self.source, "to": list(self.terms)}
 
 
+@lru_cache(maxsize=1 << 16)  # the vocabulary repeats its words; questions repeat theirs
 def _norm(word: str) -> str:
     stem = _stemmer().stemWord(word)
     # Snowball keeps the s of a plural acronym ("GPs", "CCGs", "A&Es": no vowel before it).
@@ -49,13 +54,17 @@ def _norm(word: str) -> str:
     return stem
 
 
-def _tokens(text: str) -> list[re.Match]:
-    return list(_WORD.finditer(text.lower().replace("\u2019", "'")))
+def _tokens(text: str) -> list[tuple[int, int, str]]:
+    """(start, end, word) of each word, the word lower-cased and stemmed."""
+    # Matched in the text as given (lower() may change its length), so offsets hold.
+    return [(m.start(), m.end(),
+             _norm((f"{m['pair']}&{m['other']}" if m["pair"] else m.group()).lower()))
+            for m in _WORD.finditer(text.replace("\u2019", "'"))]
 
 
 def key(phrase: str) -> tuple[str, ...]:
     """The phrase as matched: its words, lower-cased and stemmed."""
-    return tuple(_norm(m.group()) for m in _tokens(phrase))
+    return tuple(w for _, _, w in _tokens(phrase))
 
 
 def _contains(words: tuple[str, ...], phrase: tuple[str, ...]) -> bool:
@@ -63,18 +72,20 @@ def _contains(words: tuple[str, ...], phrase: tuple[str, ...]) -> bool:
     return any(words[i:i + n] == phrase for i in range(len(words) - n + 1))
 
 
+Term = tuple[str, tuple[str, ...]]  # a phrase as written, and its key
+Rule = tuple[tuple[Term, ...], tuple[Term, ...]]  # (terms that match, terms they expand to)
+
+
 class Synonyms:
-    def __init__(self, rules: list[tuple[tuple[str, ...], tuple[str, ...]]]):
-        # rules: (phrases that match, phrases they expand to), in file order.
-        self._rules = rules
+    def __init__(self, rules: list[Rule]):
+        self._rules = rules  # in file order
         # phrase key -> [(term, term key)], each term once, never the phrase itself
-        self._targets: dict[tuple[str, ...], list[tuple[str, tuple[str, ...]]]] = {}
+        self._targets: dict[tuple[str, ...], list[Term]] = {}
         for sources, targets in rules:
-            keyed = [(t, key(t)) for t in targets]
-            for k in map(key, sources):
+            for _, k in sources:
                 out = self._targets.setdefault(k, [])
                 seen = {k, *(tk for _, tk in out)}
-                for term, tk in keyed:
+                for term, tk in targets:
                     if tk not in seen:
                         seen.add(tk)
                         out.append((term, tk))
@@ -103,7 +114,7 @@ class Synonyms:
         if extra is None:
             return ours
         try:
-            text = Path(extra).read_text("utf-8")
+            text = Path(extra).read_text("utf-8-sig")  # an editor's byte-order mark is no term
         except FileNotFoundError:
             raise SynonymsError(f"the synonyms file {extra} (QA_SYNONYMS) does not exist") from None
         except (OSError, UnicodeDecodeError) as e:
@@ -115,7 +126,7 @@ class Synonyms:
         """What the question's phrases expand to, longest phrase first where two overlap,
         in question order; terms the question already holds are left out."""
         toks = _tokens(question)
-        words = tuple(_norm(m.group()) for m in toks)
+        words = tuple(w for _, _, w in toks)
         found = []
         for i in range(len(words)):
             for n in range(min(self._longest, len(words) - i), 0, -1):
@@ -131,11 +142,11 @@ class Synonyms:
         for i, j in sorted(chosen):
             terms = tuple(t for t, tk in self._targets[words[i:j]] if not _contains(words, tk))
             if terms:
-                out.append(Expansion(question[toks[i].start():toks[j - 1].end()], terms))
+                out.append(Expansion(question[toks[i][0]:toks[j - 1][1]], terms))
         return out
 
 
-def _rule(line: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+def _rule(line: str) -> Rule:
     if line.count("=>") > 1:
         raise SynonymsError("more than one '=>'")
     left, arrow, right = line.partition("=>")
@@ -147,11 +158,13 @@ def _rule(line: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     return sources, sources
 
 
-def _phrases(side: str) -> tuple[str, ...]:
-    phrases = tuple(p.strip() for p in side.split(","))
-    for p in phrases:
+def _phrases(side: str) -> tuple[Term, ...]:
+    terms = []
+    for p in (p.strip() for p in side.split(",")):
         if not p:
             raise SynonymsError("an empty term (two commas together, or nothing beside '=>')")
-        if not key(p):
+        k = key(p)
+        if not k:
             raise SynonymsError(f"the term {p!r} has no letters or digits")
-    return phrases
+        terms.append((p, k))
+    return tuple(terms)

@@ -34,6 +34,8 @@ class Hit:
     end: int
     text: str
     highlights: list = field(default_factory=list)
+    page: int | None = None  # 1-based page where the passage begins; None without pages
+    page_end: int | None = None  # the page it ends on, when later
 
 
 @dataclass
@@ -240,5 +242,6 @@ class Searcher:
         return Hit(rank=rank, score=round(score, 4), passage_id=i, doc_id=p.doc_id,
                    title=d.title, body=d.body, date=d.date, area=d.area, paper=p.paper,
                    section=p.section, start=p.start, end=p.end, text=p.text,
+                   page=p.page, page_end=p.page_end,
                    highlights=best_sentence(self.passages.sentences(i), q_weights,
                                             sims, self.settings.highlight_dense_weight))
