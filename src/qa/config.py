@@ -58,14 +58,13 @@ class Settings:
     highlight_dense_weight: float = 0.7
     # BM25 weight of the vocabulary's expansions, against 1 for the asker's own words: of
     # phrases the plans never use, and of phrases they use too.
-    synonym_weight: float = 1.0
-    also_weight: float = 0.1
+    synonym_weight: float = 0.7
+    also_weight: float = 0.2
     # How the dense side uses the question reworded in the plans' words: the better of the
     # two matches (max), their mean (blend), or not at all (off: each lost nDCG out of fold).
     expansion: str = "off"
-    # Lift of a passage whose sentence holds what the question asks for, near its words (0:
-    # no out-of-fold gain in the plain blend; the learned ranker weighs it).
-    answer_weight: float = 0.0
+    # Lift of a passage whose sentence holds what the question asks for, near its words.
+    answer_weight: float = 0.15
     # Score taken off a passage for each passage of its document ranked above it (0: each
     # value tried lost nDCG out of fold).
     diversity: float = 0.0
