@@ -68,6 +68,7 @@ class Candidates:
     cos_x: np.ndarray       # the same to the question in the plans' words (= cos without)
     sent_x: np.ndarray
     coverage: np.ndarray    # idf share of the question's words the passage holds
+    covered: np.ndarray     # the same, counting words the passage holds a rewording of
     sent_share: np.ndarray  # the same for its best sentence
     answer: np.ndarray      # sent_share of its best sentence holding what the question asks for
     section: np.ndarray     # idf share of the question's words in its section headings
@@ -104,7 +105,8 @@ def compute(cache: PassageCache, q: Query, ids: np.ndarray,
     words = {t: w for t, w in q.weights.items() if "_" not in t}  # words, not pairs
     total = sum(words.values()) or 1.0
     asked, weight = frozenset(words), words.__getitem__
-    coverage, sent_share, answer, section = (np.zeros(n, dtype=np.float32) for _ in range(4))
+    coverage, covered, sent_share, answer, section = (np.zeros(n, dtype=np.float32)
+                                                      for _ in range(5))
     # Set intersections in C, sums over the few words found: this loop runs for every
     # candidate of every search, and most candidates hold few of the question's words.
     for j, pid in enumerate(ids.tolist()):
@@ -113,6 +115,12 @@ def compute(cache: PassageCache, q: Query, ids: np.ndarray,
         if heads:
             section[j] = sum(map(weight, heads)) / total
         held = f.terms & asked
+        reworded = held
+        for source, wordings in q.rewordings:
+            if any(w <= f.terms for w in wordings):
+                reworded = reworded | source
+        if reworded:
+            covered[j] = sum(map(weight, reworded)) / total
         if not held:
             continue
         coverage[j] = sum(map(weight, held)) / total
@@ -127,7 +135,7 @@ def compute(cache: PassageCache, q: Query, ids: np.ndarray,
         doc=cache.doc[ids],
         bm25=zeros if bm25 is None else bm25, bm25_syn=zeros if bm25_syn is None else bm25_syn,
         bm25_also=zeros if bm25_also is None else bm25_also,
-        cos=cos, sent=sent, cos_x=cos_x, sent_x=sent_x, coverage=coverage,
+        cos=cos, sent=sent, cos_x=cos_x, sent_x=sent_x, coverage=coverage, covered=covered,
         sent_share=sent_share, answer=answer, section=section,
         defining=(np.fromiter((defines(passages[i].text, q.acronym) for i in ids), np.float32, n)
                   if q.acronym else zeros),

@@ -59,7 +59,7 @@ class Signals:
 
     missing: float      # share of the question's weight in words no document holds
     cosine: float       # best cosine (passage or its best sentence) to the question
-    coverage: float     # most of the question's word weight one passage holds
+    coverage: float     # most of the question's word weight one passage holds (or rewords)
     answer: float       # most of it a sentence holding what is asked for holds
     wants: bool         # whether the question asks for a figure, a date or a body
 
@@ -84,7 +84,7 @@ def signals(q: Query, c: Candidates, share: float) -> Signals:
     if len(c) == 0:
         return Signals(share, 0.0, 0.0, 0.0, q.wants is not None)
     return Signals(missing=share, cosine=float(np.maximum(c.sent, c.cos).max()),
-                   coverage=float(c.coverage.max()), answer=float(c.answer.max()),
+                   coverage=float(c.covered.max()), answer=float(c.answer.max()),
                    wants=q.wants is not None)
 
 
