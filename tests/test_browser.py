@@ -1,17 +1,7 @@
 """The web page in a real browser: Debian's Chromium, headless, against the served app."""
 from __future__ import annotations
 
-import pytest
-
 from conftest import OUTPUT
-
-# One page of each kind, for the accessibility check.
-PAGES = {"home": "/", "results": "/search?q=what+is+the+stroke+model%3F",
-         "no answer": "/search?q=recipe+for+chocolate+cake",
-         "acronym": "/search?q=what+does+CAMHS+stand+for%3F",
-         "document": "/doc/000_39354a0ede1fe7a3?start=13831&end=14222#passage",
-         "long document": "/doc/002_9dbce684fc8a7123",
-         "problem": "/search?q=stroke&k=99", "not found": "/doc/nope"}
 
 
 def test_ask_read_and_check_in_the_document(page, live_server):
@@ -28,7 +18,7 @@ def test_ask_read_and_check_in_the_document(page, live_server):
     page.screenshot(path=str(OUTPUT / "results.png"), full_page=True)
 
     result.get_by_role("link", name="View in document").click()
-    page.wait_for_url("**/doc/000_39354a0ede1fe7a3?*#passage")
+    page.wait_for_url("**/doc/000_39354a0ede1fe7a3?**#passage")
     marked = page.locator("mark#passage")
     assert "single HASU and ASU at UHCW is the preferred model" in marked.inner_text()
     marked.wait_for(state="visible")
@@ -101,18 +91,5 @@ def test_commitments_register_in_the_browser(page, live_server):
     csv_link = page.get_by_role("link", name="Download these as CSV")
     assert "due_after=2021" in csv_link.get_attribute("href")
     item.get_by_role("link", name="View in document").click()
-    page.wait_for_url("**/doc/002_9dbce684fc8a7123?*#passage")
+    page.wait_for_url("**/doc/002_9dbce684fc8a7123?**#passage")
     assert "thrombectomy" in page.locator("mark#passage").inner_text()
-
-
-def test_pages_pass_axe_accessibility_checks(page, live_server):
-    """axe-core (WCAG 2.1 A and AA rules: contrast, labels, landmarks, names) finds nothing."""
-    axe = pytest.importorskip("axe_playwright_python.sync_playwright").Axe()
-    found = {}
-    for name, path in PAGES.items():
-        page.goto(live_server + path)
-        page.locator("details").evaluate_all("ds => ds.forEach(d => d.open = true)")
-        results = axe.run(page, options={"runOnly": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa",
-                                                     "best-practice"]})
-        found.update({f"{name}: {v['id']}": v["help"] for v in results.response["violations"]})
-    assert found == {}

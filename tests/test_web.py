@@ -13,7 +13,7 @@ import pytest
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
 from conftest import validate
-from qa.web import doc_segments
+from qa.web import Heading, doc_segments
 
 STROKE = "what is the stroke model?"
 
@@ -37,6 +37,21 @@ def test_api_search_returns_the_core_result(client, spec, searcher):
     direct = searcher.search(STROKE, k=5)
     assert [r["passage_id"] for r in body["results"]] == [h.passage_id for h in direct.results]
     assert any("single HASU and ASU at UHCW" in r["text"] for r in body["results"])
+
+
+def test_api_search_gives_the_answer_box(client, spec, searcher):
+    body = client.get("/api/search", query_string={"q": STROKE}).get_json()
+    validate(spec, "/api/search", 200, body)
+    answer, hits = body["answer"], body["results"]
+    top = hits[answer["rank"] - 1]
+    assert [answer["start"], answer["end"]] == top["highlights"][0]
+    assert answer["quote"] == " ".join(top["text"][answer["start"]:answer["end"]].split())
+    # "Also in": other documents only, each once, each a hit of this list.
+    named = [hits[r - 1]["doc_id"] for r in answer["also_in"]]
+    assert top["doc_id"] not in named and len(set(named)) == len(named)
+    silent = client.get("/api/search", query_string={"q": "recipe for chocolate cake"}).get_json()
+    validate(spec, "/api/search", 200, silent)
+    assert silent["no_answer"] and silent["answer"] is None
 
 
 def test_api_search_filters_and_modes(client, spec):
@@ -172,8 +187,10 @@ def test_results_page_cites_and_highlights(client, searcher):
     # The citation carries a link that opens the document at the passage.
     cite = html.split('data-citation="')[1].split('"')[0].replace("&amp;", "&")
     link = cite.rsplit(" ", 1)[1]
-    assert link.startswith("http://localhost/doc/") and link.endswith("#passage")
-    doc_page = client.get(link.removeprefix("http://localhost").split("#")[0])
+    # Without QA_PUBLIC_URL the link is relative: never built from the request's Host.
+    assert link.startswith("/doc/") and link.endswith("#passage")
+    doc_page = client.get(link.split("#")[0], headers={"Host": "evil.example"})
+    assert "evil.example" not in doc_page.get_data(as_text=True)
     assert doc_page.status_code == 200 and '<mark id="passage"' in doc_page.get_data(as_text=True)
 
 
@@ -220,18 +237,23 @@ def test_document_view_has_contents_that_lead_to_each_section(client, index):
     anchors = re.findall(r'<span id="s(\d+)" class="anchor"></span>', body)
     assert anchors == [str(i) for i in range(1, contents.count("<li") + 1)]
     assert len(anchors) > 20
-    for tag in ('<mark id="passage" tabindex="-1">', "</mark>"):
-        body = body.replace(tag, "")
-    assert unescape(re.sub(r'<span id="s\d+" class="anchor"></span>', "", body)) == doc.text
+    # Headings whose label opens their section are marked as headings, one level at a time.
+    levels = [int(x) for x in re.findall(r'role="heading" aria-level="(\d)"', body)]
+    assert len(levels) > 20 and all(b <= a + 1 for a, b in zip([1] + levels, levels))
+    assert unescape(re.sub(r"<[^>]+>", "", body)) == doc.text
 
 
-def test_document_segments_keep_the_cited_span_whole():
+def test_document_segments_mark_the_span_its_sentence_and_headings():
     text = "0123456789abcdefghij"
-    segs = doc_segments(text, [0, 5, 12, 15], 10, 14)  # anchor 3 falls inside the span
+    heads = [Heading(0, "012", 0), Heading(5, "x", 1), Heading(12, "cd", 1), Heading(15, "f", 2)]
+    segs = doc_segments(text, heads, 10, 14, (11, 13))  # anchor 3 falls inside the span
     assert "".join(s["text"] for s in segs) == text
-    assert [s["text"] for s in segs if s["marked"]] == ["abcd"]
-    assert [(s["anchors"], s["text"]) for s in segs] == [
-        ([1], "01234"), ([2], "56789"), ([3], "abcd"), ([], "e"), ([4], "fghij")]
+    assert "".join(s["text"] for s in segs if s["marked"]) == "abcd"
+    assert "".join(s["text"] for s in segs if s["strong"]) == "bc"
+    assert [(s["anchors"], s["text"], s["heading"]) for s in segs] == [
+        ([1], "012", 2), ([], "34", None), ([2], "56789", None), ([], "a", None),
+        ([], "b", None), ([3], "c", 3), ([], "d", 3), ([], "e", None), ([4], "f", 4),
+        ([], "ghij", None)]
 
 
 def test_search_settings_survive_filtering_and_the_round_trip(client):
@@ -251,7 +273,7 @@ def test_search_settings_survive_filtering_and_the_round_trip(client):
 def test_nothing_relevant_is_said_plainly(client):
     html = client.get("/search", query_string={"q": "recipe for chocolate cake"}).get_data(
         as_text=True)
-    assert "No passage answers this well" in html
+    assert "The plans do not seem to answer this" in html and "Answer from the plans" not in html
     assert html.count('class="result"') <= 3 and "Show the closest passages anyway" in html
 
 

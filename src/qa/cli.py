@@ -8,6 +8,7 @@ import textwrap
 import time
 from pathlib import Path
 
+from .cite import pages
 from .config import FUSIONS, MAX_K, MODES, Settings
 
 EXAMPLE_QUESTION = "what is the stroke model?"
@@ -98,9 +99,7 @@ def cmd_search(args, settings: Settings) -> int:
 
 def page_label(item) -> str:
     """"p. 12, " or "pp. 12–13, " for a hit or commitment from a paged document, else ""."""
-    if not item.page:
-        return ""
-    return f"pp. {item.page}–{item.page_end}, " if item.page_end else f"p. {item.page}, "
+    return f"{label}, " if (label := pages(item)) else ""
 
 
 def format_results(res, color: bool = False) -> str:
@@ -173,16 +172,22 @@ def cmd_serve(args, settings: Settings) -> int:
 
 def cmd_commitments(args, settings: Settings) -> int:
     from .chunk import SECTION_SEP, section_path
-    from .commitments import extract, select, to_csv
+    from .cite import public_link, uk_date
+    from .commitments import count, doc_path, extract, order, select, to_csv
     from .index import Index
+    from .synonyms import Synonyms
 
     index = Index.load(settings.index_dir)
-    items = select(extract(index), index, q=args.q, area=args.area, doc=args.doc,
-                   due_before=args.due_before, due_after=args.due_after)
+    expansions = Synonyms.load(settings.synonyms).expand(args.q) if args.q else []
+    items = order(select(extract(index), index, q=args.q, area=args.area, doc=args.doc,
+                         due_before=args.due_before, due_after=args.due_after,
+                         expansions=expansions), args.sort)
     if not items:
         _say("no commitments match these filters")
     if args.csv:
-        sys.stdout.write(to_csv(items))
+        # Bytes, so the byte-order mark and the CSV's own line ends reach a redirected file as is.
+        text = to_csv(items, lambda c: public_link(doc_path(c), settings.public_url))
+        sys.stdout.buffer.write(text.encode("utf-8"))
     elif args.json:
         print(json.dumps({"commitments": [c.to_dict() for c in items]}, ensure_ascii=False,
                          indent=1))
@@ -193,9 +198,10 @@ def cmd_commitments(args, settings: Settings) -> int:
             where = SECTION_SEP.join(x for x in (c.title, section_path(c)) if x)
             topic = f"{c.topic}: " if c.topic else ""
             print(f"- {topic}{c.text}" + (f"  [{tail}]" if tail else ""))
-            print(f"    {where} ({c.doc_id}, {page_label(c)}{c.start}–{c.end})")
+            print(f"    {where} ({c.body}, {uk_date(c.date)}; {c.doc_id}, "
+                  f"{page_label(c)}{c.start}–{c.end})")
         if items:
-            print(f"{len(items)} commitments")
+            print(count(len(items)))
     return 0
 
 
@@ -262,6 +268,7 @@ def make_parser() -> argparse.ArgumentParser:
     sp.add_argument("--doc", help="only this document id")
     sp.add_argument("--due-before", metavar="YEAR[-MM]", help="deadline before this (2020, 2019-03)")
     sp.add_argument("--due-after", metavar="YEAR[-MM]", help="deadline after this")
+    sp.add_argument("--sort", default="document", help="document (default), due or area")
     fmt = sp.add_mutually_exclusive_group()
     fmt.add_argument("--csv", action="store_true", help="CSV output")
     fmt.add_argument("--json", action="store_true", help="JSON output")

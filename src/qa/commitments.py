@@ -11,16 +11,24 @@ import csv
 import io
 import re
 from dataclasses import asdict, dataclass, field
+from typing import Callable
 
 from .bm25 import words
 from .chunk import SECTION_SEP, pages_of
+from .cite import uk_date
+from .config import MAX_QUERY_CHARS
 from .index import Index
 from .sentences import split_sentences
 
 MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 _MONTH = r"(jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sept?(?:ember)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)"
-CSV_COLUMNS = ("text", "due", "figures", "owner", "topic", "doc_id", "title", "area", "paper",
-               "section", "start", "end")
+# What a spreadsheet user reads, in the order they read it; offsets and ids stay in the JSON.
+CSV_COLUMNS = ("commitment", "due", "figures", "owner", "topic", "document", "publisher",
+               "document date", "section", "page", "link")
+PAGE_SIZE = 50
+# The register's orders, with what the page calls them: by document (as the plans read),
+# deadline, area.
+SORTS = {"document": "Document", "due": "Due date", "area": "Area"}
 
 
 class FilterError(ValueError):
@@ -29,6 +37,9 @@ class FilterError(ValueError):
 
 @dataclass
 class Commitment:
+    """One commitment, cited with the fields a search hit has (title, body, date, paper,
+    section, page, page_end), so one citation function serves both."""
+
     text: str
     due: str | None
     figures: list[str]
@@ -42,7 +53,10 @@ class Commitment:
     end: int
     kind: str = field(default="sentence")  # sentence | bullet | table
     topic: str = ""  # a table item's row label: "Stroke Care" for its targets
-    page: int | None = None  # where it stands, for formats with pages
+    body: str = ""  # the publishing body
+    date: str = ""  # the document's date, ISO: "2017-11-21", "2019-03", "2019"
+    page: int | None = None  # 1-based, where the document has pages
+    page_end: int | None = None  # only when the item runs onto a later page
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -51,43 +65,143 @@ class Commitment:
 # --- what counts ----------------------------------------------------------------------------
 
 _FUTURE = re.compile(r"\b(will|shall|we'll|going to|is to be|are to be)\b", re.I)
-_AIM = re.compile(r"\b(aims? to|aiming to|plans? to|planning to|intends? to|ambition|committed to|"
-                  r"commitment to|seeks? to|expects? to|expected to|(?:is|are) due to|"
+# "Ambition" only as a stated aim ("our ambition is to ..."): "expresses our shared ambition"
+# describes one.
+_AIM = re.compile(r"\b(aims? to|aiming to|plans? to (?=[a-z]+\b)|planning to|intends? to|ambitions? (?:is|are) to|"
+                  r"committed to|commits? to|commitment to|seeks? to|expects? to|expected to|(?:is|are) due to|"
                   r"proposes? to|targets?|trajectory|should be in place|must|tasked with|"
                   r"underway to)\b", re.I)
+_SEASON = r"(?:(?:early|late|mid-?)\s*)?(?:spring|summer|autumn|winter)"
 _DEADLINE = re.compile(rf"\b(by|before|until|no later than)\s+(the\s+end\s+of\s+)?"
-                       rf"((\d{{1,2}}(st|nd|rd|th)?\s+)?{_MONTH}\b|(19|20)\d\d|\d\d/\d\d\b|Q[1-4])", re.I)
-_IMPERATIVE = re.compile(
-    r"^(deliver|roll out|introduce|expand|increase|reduce|ensure|develop|implement|establish|"
-    r"extend|provide|improve|achieve|offer|create|enable|maintain|embed|halve|double|"
-    r"eliminate|commission|transform|launch|recruit|train|pilot|agree|diagnose|optimise|"
-    r"scope|align|promote|utilise|invest|move|relaunch|support|work with|mainstream)\b", re.I)
+                       rf"((\d{{1,2}}(st|nd|rd|th)?\s+)?{_MONTH}\b|{_SEASON}\s+(19|20)\d\d|(19|20)\d\d|"
+                       rf"\d\d/\d\d\b|Q[1-4])", re.I)
 _NOT = re.compile(r"\b(asked to note|be noted|is noted|were noted|recommend(s|ed)? (that|to)|"
                   r"recommendations?|resolved|would|could be|may be)\b", re.I)
+_FORECAST = re.compile(r"\b(likely|unlikely|projections?|projected|forecasts?|forecasted|predicted|"
+                       r"predicts?|estimated to)\b", re.I)
+_CONCESSION = re.compile(r"^(?:whilst|while|although|though|even if)\b[^,]*,", re.I)
+_NEED = re.compile(r"\bwill (?:also |still )?(?:need|require|be required|be needed)\b", re.I)
 _QUESTION_WORD = re.compile(r"^(what|how|why|when|where|who|which)\b", re.I)
 _TARGET_ROW = re.compile(r"(\S.*?)\s[–-]\s")
 
 
-def is_commitment(text: str, kind: str) -> bool:
-    """Whether a sentence, bullet or table item states what will be done or achieved."""
-    t = text.strip().rstrip(";.")
+def is_commitment(text: str, kind: str, pledged: bool = False, doc_date: str = "") -> bool:
+    """Whether a sentence, bullet or table item states what will be done or achieved.
+    `pledged`: the item continues a lead-in that itself commits ("This commits to" followed by
+    "- providing an acute frailty service ..."); `doc_date`: the document's, to tell past
+    events from plans."""
+    t = _NUMBERING_MARKS.sub("", text.strip()).rstrip(";.")
+    listed = kind in ("bullet", "cell", "row")
     # Lead-ins ("... will achieve the following key targets:") and headings or questions
-    # ("What the first year will look like") introduce commitments rather than make them.
-    if (len(t) < 12 or t.endswith("?") or (t.endswith(":") and kind != "row")
-            or _NOT.search(t) or _QUESTION_WORD.match(t)):
+    # ("What the first year will look like") introduce commitments rather than make them;
+    # a listed task with its own doer ("Executive Nurses ... to lead the work:") still counts.
+    if (len(t) < 12 or t.endswith("?") or _NOT.search(t) or _QUESTION_WORD.match(t)
+            or (t.endswith(":") and kind != "row" and not (listed and _doer_to(t)))):
         return False
-    if _FUTURE.search(t) and not re.search(r"\bwill be (an? )?(issue|challenge|problem)", t, re.I):
+    # A forecast of the world is no undertaking: "Projections suggest that there will be over
+    # 21,000 people aged 65+ living alone by 2025", "this issue is likely to increase by 2025".
+    if _FORECAST.search(t):
+        return False
+    # "will" undertakes in the main clause, not in a concession ("Whilst members of the Board
+    # will represent their organisations, ...") nor where it states a need ("... will require
+    # an approach", "will need to be").
+    main = _NEED.sub(" ", _CONCESSION.sub("", t))
+    if _FUTURE.search(main) and not re.search(r"\bwill be (an? )?(issue|challenge|problem)", t, re.I):
         return True
-    if _AIM.search(t) or _DEADLINE.search(t):
+    aim = _AIM.search(t)
+    if aim and aim.group(1).lower().startswith("plan"):
+        # "a plan to NHSE" is a document sent, "plans to review" an intention.
+        following = _WORD.findall(t[aim.end():aim.end() + 30])[:1]
+        aim = aim if following and following[0] in _readings(following[0])["VERB"].get(
+            "VERB", ()) else None
+    if aim or _DEADLINE.search(t):
         return True
-    # A list or table of deliverables: "Roll out ...", "Establish iSPA", and "Project –
-    # creating ..." where a named project is followed by what it will do.
-    if kind in ("bullet", "cell", "row"):
-        head = _TARGET_ROW.match(t)
-        core = t[head.end():] if head else t
-        return bool(_IMPERATIVE.match(core) or re.match(r"^(creation of|creating|direct)\b",
-                                                          core, re.I))
-    return False
+    if doc_date and _dated_before(t, doc_date):
+        return False  # progress already made: "Delivery of ... to NHSE in October 2017"
+    if not listed:
+        return False
+    # A list or table of deliverables: "Roll out ...", "Core 24: Implement ...", "Project –
+    # creating ..." where a named project is followed by what it will do; "Directors of Finance
+    # to commission ..."; and, after a committing lead-in, "providing ...", "introducing ...".
+    head = _LIST_HEAD.match(t)
+    core = t[head.end():] if head and imperative(t[head.end():]) else t
+    if head and re.match(r"^(creation of|creating)\b", t[head.end():], re.I):
+        return True
+    return bool(imperative(core) or _doer_to(t)
+                or (pledged and (core[:1].islower() or _gerund(core))))
+
+
+_MONTH_YEAR = re.compile(rf"\b{_MONTH}\s+((?:19|20)\d\d)\b", re.I)
+
+
+def _dated_before(text: str, doc_date: str) -> bool:
+    """Whether every month the text names ("in October 2017") is before the document's date."""
+    if len(doc_date) < 7:
+        return False
+    when = [(int(m.group(2)), _month_number(m.group(1))) for m in _MONTH_YEAR.finditer(text)]
+    return bool(when) and max(when) < (int(doc_date[:4]), int(doc_date[5:7]))
+
+
+_NUMBERING_MARKS = re.compile(r"^(?:[-–•*·]\s+|\(?[a-z0-9]{1,3}[.)]\s+)+", re.I)
+# "Core 24: ", "Urgent care dashboards – ": the name of a task before what it is.
+_LIST_HEAD = re.compile(r"^[^:–]{1,80}?(?::|\s[–-])\s+")
+_WORD = re.compile(r"[A-Za-z]+(?:[-'][A-Za-z]+)*")
+# A noun, not a verb, stands first when the next word is one of these: "Date to be determined".
+_AFTER_NOUN = {"to", "of", "is", "are", "was", "were", "has", "have", "had", "for", "and"}
+_DETERMINERS = {"the", "a", "an", "all", "our", "their", "its", "this", "these", "those", "each",
+                "every", "more", "new", "local", "existing", "further", "greater", "and"}
+
+
+def _readings(word: str) -> dict:
+    from lemminflect import getAllLemmas
+
+    return {pos: getAllLemmas(word.lower(), upos=pos) for pos in ("VERB", "NOUN", "ADJ")}
+
+
+def imperative(text: str) -> bool:
+    """Whether a text opens with a verb's bare form, as a task does ("Expand ...", "Support the
+    ..."). A word that may also be a noun or adjective ("Stroke Care", "Total Headcount",
+    "Better care") counts only before a lower-case word or an acronym that a verb could take."""
+    words = _WORD.findall(text[:120])
+    if len(words) < 2 or "-" in words[0]:
+        return False
+    first, nxt = words[0].lower(), words[1]
+    r = _readings(first)
+    if first not in r["VERB"].get("VERB", ()):
+        return False
+    if not r["NOUN"] and not r["ADJ"]:
+        return True
+    # ... and in a task of four words or more: "Career pathways" is a heading.
+    if not (nxt[:1].islower() or nxt.isupper()) or nxt in _AFTER_NOUN or len(words) < 4:
+        return False
+    return nxt in _DETERMINERS if r["ADJ"] else True
+
+
+def _gerund(text: str) -> bool:
+    words = _WORD.findall(text[:60])
+    return bool(words) and words[0].lower().endswith("ing") and bool(
+        _readings(words[0])["VERB"])
+
+
+_DOER_TO_FORM = re.compile(r"^[A-Z][\w&'/()]*(?:,?\s+[\w&'/()]+){0,12}?\s+to\s+([a-z]+)\b")
+
+
+def _doer_to(text: str) -> bool:
+    """A task given to someone: "Directors of Finance to commission ...", "Existing regional
+    work to continue as now" (a named doer, then "to" and a verb)."""
+    m = _DOER_TO_FORM.match(text)
+    if not m or imperative(text):
+        return False
+    doer = _WORD.findall(text[:m.start(1)])[:-1]
+    # A doer is a short name ("Directors of Finance"); a longer run before "to" is a clause
+    # ("The CCG monitors a range of indicators to assure ...").
+    return (2 <= len(doer) <= 4 and not _FINITE & {w.lower() for w in doer}
+            and "(" not in text[:m.start(1)]
+            and m.group(1) in _readings(m.group(1))["VERB"].get("VERB", ()))
+
+
+_FINITE = {"is", "are", "was", "were", "be", "been", "has", "have", "had", "will", "would",
+           "do", "does", "did", "can", "could", "may", "might", "must", "should", "shall", "not"}
 
 
 # --- due dates and figures ------------------------------------------------------------------
@@ -99,9 +213,9 @@ _DUE_FORMS = [
     # "by 2023/24", "by the end of 19/20": a financial year, which ends in March
     re.compile(r"\b(?:by|before|until|in|during|end of)\s+(?:the\s+end\s+of\s+)?"
                r"((?:19|20)?\d\d)/(\d\d)\b", re.I),
-    # "by 2022"
-    re.compile(r"\b(?:by|before|until|in|during|end of)\s+(?:the\s+end\s+of\s+)?((?:19|20)\d\d)\b",
-               re.I),
+    # "by 2022", "by autumn 2020": the year alone
+    re.compile(rf"\b(?:by|before|until|in|during|end of)\s+(?:the\s+end\s+of\s+)?(?:{_SEASON}\s+)?"
+               rf"((?:19|20)\d\d)\b", re.I),
     # "Sept 18" alone in a timetable cell
     re.compile(rf"^{_MONTH}\s+(\d\d)\b", re.I),
     # "by October": the year is the document's, or the next if that month has passed
@@ -159,23 +273,42 @@ def figures(text: str) -> list[str]:
 
 
 _BODY_WORDS = (r"(?:workstream|work stream|board|group|team|ccgs?|trust|council|partnership|"
-               r"alliance|programme|hub|forum|committee|network|pmo|office|service)")
-_OWNER = re.compile(rf"^(?:the\s+|our\s+)?((?:[A-Z][\w&'/-]*\s+){{0,8}}?{_BODY_WORDS}|PEG|LWAB|"
-                    rf"STP|CCGs?|NHS England|NHS Improvement|NHSE|[A-Z]{{2,6}})\s+"
-                    rf"(?:will|has agreed|have agreed|aims?|plans?|intends?|is to|are to|seeks?)\b",
-                    re.I)
+               r"alliance|programme|hub|forum|committee|network|pmo|office|service|commissioner)")
+# A named doer: capitalised words ("Local Maternity System Board", "The Strategic
+# Commissioner", "NHS England"), never a pronoun or a sentence's opening clause.
+_OWNER = re.compile(rf"^(?:[Tt]he\s+|[Oo]ur\s+)?((?:[A-Z][\w&'/-]*\s+(?:(?:of|and|for|&)\s+)?){{0,8}}?"
+                    rf"(?i:{_BODY_WORDS})|PEG|LWAB|STP|CCGs?|NHS England|NHS Improvement|NHSE|"
+                    rf"[A-Z]{{2,6}})\s+(?i:will|has agreed|have agreed|aims?|plans?|intends?|is to|"
+                    rf"are to|seeks?|is tasked)\b")
 _ANAPHOR = re.compile(r"^(this|the)\s+(work\s?stream|programme|project|group)\b", re.I)
+_PRONOUN = re.compile(r"^(this|that|these|those|they|there|it|its|he|she|we|our|us|you)\b", re.I)
+# "We will ...", "In the longer term, we will ...", "Recognising ..., we will offer ...": the
+# writers speak for themselves.
+_WE = re.compile(r"\b(?:we\s+(?:\w+\s+)?(?:will|aim|plan|intend|are|have|commit|seek|want|"
+                 r"expect|propose|continue)|our\s+(?:aim|ambition|plan|intention|commitment)s?)\b",
+                 re.I)
+_WORKSTREAM = re.compile(r"work\s?streams?", re.I)
 _NUMBERING = re.compile(r"^[\d.]+\s+")
 
 
-def owner(text: str, section: str) -> str | None:
-    """Who the text says will do it; for "this workstream will ...", the section it sits in."""
+def owner(text: str, section: str, body: str = "") -> str | None:
+    """Who will do it, as a body or workstream, never a pronoun: the doer the text names; for
+    "this workstream will ..." or "we will ..." the section's heading where the section is a
+    workstream (under a "... Workstreams" heading) or names that programme; for "we" outside
+    one, the publishing body; None when the text names no one."""
     t = text.strip()
+    parts = section.split(SECTION_SEP) if section else []
+    heading = _NUMBERING.sub("", parts[-1]).strip() if parts else ""
     m = _OWNER.match(t)
-    if m and not _ANAPHOR.match(t) and not m.group(1).lower().startswith(("this ", "it ")):
+    anaphor = _ANAPHOR.match(t)
+    if m and m.group(1)[0].isupper() and not anaphor and not _PRONOUN.match(m.group(1)):
         return m.group(1).strip()
-    if _ANAPHOR.match(t) and section:
-        return _NUMBERING.sub("", section.split(SECTION_SEP)[-1]).strip()
+    in_workstream = any(_WORKSTREAM.search(p) for p in parts[:-1])
+    if anaphor:
+        named = re.sub(r"\s", "", anaphor.group(2).lower()) in re.sub(r"\s", "", heading.lower())
+        return heading if heading and (in_workstream or named) else None
+    if _WE.search(t):
+        return heading if heading and in_workstream else (body or None)
     return None
 
 
@@ -252,11 +385,13 @@ def extract(index: Index) -> list[Commitment]:
         first_cell = doc.text[row_start:doc.text.find("\t", row_start)] if kind == "cell" else ""
         # A timetable row's deadline may stand in its own cell: "Implement ...\tSept 18 for health".
         due = due_date(text, doc.date) or (due_date(row, doc.date) if kind == "row" else None)
+        first, last = pages_of(doc.pages, a, b)
         out.append(Commitment(text=text, due=due, figures=figures(text),
-                              owner=owner(text, p.section), doc_id=p.doc_id, title=doc.title,
-                              area=doc.area, paper=p.paper, section=p.section, start=a, end=b,
-                              kind="table" if kind in ("row", "cell") else kind,
-                              topic=first_cell.strip(), page=pages_of(doc.pages, a, b)[0]))
+                              owner=owner(text, p.section, doc.body), doc_id=p.doc_id,
+                              title=doc.title, area=doc.area, paper=p.paper, section=p.section,
+                              start=a, end=b, kind="table" if kind in ("row", "cell") else kind,
+                              topic=first_cell.strip(), body=doc.body, date=doc.date,
+                              page=first, page_end=last))
     return out
 
 
@@ -266,13 +401,14 @@ def _section_statements(index: Index):
     sections: dict[tuple, list] = {}
     for p in index.passages:
         sections.setdefault((p.doc_id, p.paper, p.section), []).append(p)
-    for (doc_id, _, _), ps in sections.items():
+    for (doc_id, paper, section), ps in sections.items():
         text = index.doc_by_id[doc_id].text
         a, b = min(p.start for p in ps), max(p.end for p in ps)
-        found = statements(text[a:b], a)
+        # The section's own headings ("5.7 NHS staff will get the backing they need") name it.
+        headings = {_NUMBERING.sub("", h).strip() for h in [paper, *section.split(SECTION_SEP)]}
+        found = [f for f in statements(text[a:b], a) if text[f[0]:f[1]].strip() not in headings]
         kinds = ["cell" if k.startswith("cell:") else k for _, _, k in found]
-        verdicts = [is_commitment(text[s:e].split("\t")[0], kind)
-                    for (s, e, _), kind in zip(found, kinds)]
+        verdicts = _verdicts([text[s:e] for s, e, _ in found], kinds, index.doc_by_id[doc_id].date)
         cells: dict[str, list[bool]] = {}
         for (s, e, k), v in zip(found, verdicts):
             if k.startswith("cell:"):
@@ -284,6 +420,32 @@ def _section_statements(index: Index):
             if v or (len(votes) >= 3 and sum(votes) >= 2 * len(votes) / 3):
                 owner_passage = next(p for p in ps if p.start <= s < p.end or p is ps[-1])
                 yield owner_passage, s, e, kind
+
+
+def _verdicts(texts: list[str], kinds: list[str], doc_date: str) -> list[bool]:
+    """is_commitment of each statement of a section (its text, a row's cells apart by tabs),
+    in order. A table row with a date in a later cell is a timetable's activity. A lead-in (a
+    sentence without a full stop that a list or table follows: "This commits to") is no item
+    itself; its list's items are pledged when it commits."""
+    out, pledged = [], False
+    for i, (row, kind) in enumerate(zip(texts, kinds)):
+        t, *cells = row.split("\t")
+        if kind == "row" and any(_WHEN.match(c) for c in cells):
+            out.append(len(t.strip()) >= 12)  # a timetable's activity: "Establish iSPA\tSept 18"
+            continue
+        if kind == "bullet":
+            out.append(is_commitment(t, kind, pledged, doc_date))
+            continue
+        lead_in = (kind == "sentence" and i + 1 < len(kinds) and kinds[i + 1] != "sentence"
+                   and not t.rstrip().endswith((".", "!", "?")))
+        verdict = is_commitment(t.rstrip().rstrip(":"), kind, doc_date=doc_date)
+        pledged = lead_in and verdict
+        out.append(verdict and not lead_in)
+    return out
+
+
+# A timetable cell: "Sept 18 for health", "Apr 18 – Mar 19", "Q3 2019", "autumn 2020".
+_WHEN = re.compile(rf"^\s*(?:{_MONTH}|{_SEASON}|Q[1-4])\s+(?:(?:19|20)?\d\d)\b", re.I)
 
 
 def _line(text: str, pos: int) -> str:
@@ -311,9 +473,14 @@ def period(value: str, what: str = "date") -> tuple[tuple[int, int], tuple[int, 
 
 def select(items: list[Commitment], index: Index, q: str | None = None, area: str | None = None,
            doc: str | None = None, due_before: str | None = None,
-           due_after: str | None = None) -> list[Commitment]:
+           due_after: str | None = None, expansions: list | None = None) -> list[Commitment]:
     """The commitments matching every filter given. "Due before 2020" means the deadline falls
-    before 2020 begins; "due after 2020", after it ends; items with no deadline match neither."""
+    before 2020 begins; "due after 2020", after it ends; items with no deadline match neither.
+    q matches an item holding all its words, where a phrase the vocabulary expands
+    (`expansions`, from qa.synonyms: "bed blocking") may be met by any of its terms."""
+    if q and len(q) > MAX_QUERY_CHARS:
+        raise FilterError(f"q is {len(q):,} characters long; the most allowed is "
+                          f"{MAX_QUERY_CHARS:,}")
     areas = {d.area.lower() for d in index.docs if d.area}
     if area and area.strip().lower() not in areas:
         raise FilterError(f"unknown area {area!r}: known areas are "
@@ -322,7 +489,7 @@ def select(items: list[Commitment], index: Index, q: str | None = None, area: st
         raise FilterError(f"unknown document {doc!r}")
     before = period(due_before, "due_before")[0] if due_before else None
     after = period(due_after, "due_after")[1] if due_after else None
-    q_words = set(words(q)) if q and q.strip() else set()
+    wanted = _wanted(q or "", expansions or [])
     out = []
     for c in items:
         if area and c.area.lower() != area.strip().lower():
@@ -335,18 +502,106 @@ def select(items: list[Commitment], index: Index, q: str | None = None, area: st
             first, last = period(c.due)
             if (before and not last < before) or (after and not first > after):
                 continue
-        if q_words and not q_words <= set(words(f"{c.text} {c.topic} {c.section} {c.owner or ''}")):
-            continue
+        if wanted:
+            held = set(words(f"{c.text} {c.topic} {c.section} {c.owner or ''}"))
+            if not all(any(alt <= held for alt in alts) for alts in wanted):
+                continue
         out.append(c)
     return out
 
 
-def to_csv(items: list[Commitment]) -> str:
+def _wanted(q: str, expansions: list) -> list[list[set[str]]]:
+    """What an item must hold to match q: for each part of q, the word sets that meet it (a
+    plain word: itself; an expanded phrase: its own words or any term's)."""
+    parts, rest = [], q
+    for e in expansions:
+        rest = rest.replace(e.source, " ")
+        parts.append([set(words(x)) for x in (e.source, *e.terms) if words(x)])
+    parts += [[{w}] for w in dict.fromkeys(words(rest))]
+    return [p for p in parts if p]
+
+
+def _due_key(c: Commitment) -> tuple:
+    # A year's deadline ("by 2020") falls at its end, after "by March 2020"; undated items last.
+    return (0, period(c.due)[1]) if c.due else (1, (0, 0))
+
+
+def order(items: list[Commitment], by: str | None) -> list[Commitment]:
+    """The items in the order asked for: "document" (by title, each as the plan reads), "due"
+    (soonest deadline first, undated last) or "area"; FilterError for any other order."""
+    by = (by or "document").strip().lower()
+    if by not in SORTS:
+        raise FilterError(f"sort must be one of {', '.join(SORTS)}, not {by!r}")
+
+    def in_document(c: Commitment) -> tuple:
+        return c.title.lower(), c.doc_id, c.start
+
+    keys = {"document": in_document,
+            "due": lambda c: (_due_key(c), in_document(c)),
+            "area": lambda c: (c.area.lower(), in_document(c))}
+    return sorted(items, key=keys[by])
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list
+    number: int  # 1-based
+    pages: int  # how many pages in all (1 when there are no items)
+    total: int  # items on every page
+
+
+def page_of(items: list, number: str | int | None, size: int = PAGE_SIZE) -> Page:
+    """One page of the items; FilterError for a page that is not a whole number in range."""
+    pages = max(1, -(-len(items) // size))
+    raw = str(number).strip() if number not in (None, "") else "1"
+    if not raw.isdigit() or not 1 <= int(raw) <= pages:
+        raise FilterError(f"page must be a whole number from 1 to {pages}, not {raw!r}")
+    n = int(raw)
+    return Page(items[(n - 1) * size:n * size], n, pages, len(items))
+
+
+def count(n: int) -> str:
+    """"1 commitment", "445 commitments"."""
+    return f"{n:,} commitment{'' if n == 1 else 's'}"
+
+
+def doc_path(c: Commitment) -> str:
+    """The document view at the item, as a site path."""
+    return f"/doc/{c.doc_id}?start={c.start}&end={c.end}#passage"
+
+
+_SPACE = re.compile(r"\s+")
+
+
+def due_words(due: str | None) -> str:
+    """A deadline as a spreadsheet keeps it as text: "by September 2017", "by 2020". ("2017-09"
+    alone Excel turns into a date; a leading apostrophe shows in every other program.)"""
+    return f"by {uk_date(due)}" if due else ""
+
+
+def to_csv(items: list[Commitment], link: Callable[[Commitment], str]) -> str:
+    """The items as CSV for a spreadsheet: UTF-8 with a byte-order mark (so Excel reads "£"),
+    the columns of CSV_COLUMNS, every cell on one line. `link` gives an item's address."""
     buf = io.StringIO()
-    w = csv.writer(buf)
+    buf.write("\ufeff")
+    w = csv.writer(buf, lineterminator="\r\n")
     w.writerow(CSV_COLUMNS)
     for c in items:
-        d = c.to_dict()
-        d["figures"] = "; ".join(c.figures)
-        w.writerow([d[k] if d[k] is not None else "" for k in CSV_COLUMNS])
+        where = SECTION_SEP.join(x for x in (c.paper, c.section) if x)
+        page = f"{c.page}–{c.page_end}" if c.page and c.page_end else (c.page or "")
+        row = [c.text, due_words(c.due), "; ".join(c.figures), c.owner or "", c.topic, c.title,
+               c.body, uk_date(c.date), where, page, link(c)]
+        w.writerow([_SPACE.sub(" ", str(v)).strip() for v in row])
     return buf.getvalue()
+
+
+def file_name(filters: dict, today: str) -> str:
+    """What a download holds, from its filters and the day: commitments-hertfordshire-and-west-
+    essex-due-before-2020-2026-11-26.csv."""
+    parts = ["commitments"]
+    for key, label in (("q", ""), ("area", ""), ("doc", ""), ("due_after", "due after"),
+                       ("due_before", "due before")):
+        if filters.get(key):
+            slug = re.sub(r"[^a-z0-9]+", "-", f"{label} {filters[key]}".lower()).strip("-")
+            parts.append(slug[:40].strip("-"))
+    return "-".join([*[p for p in parts if p], today]) + ".csv"

@@ -72,6 +72,9 @@ class Settings:
     ranker: str = "ltr"
     host: str = "127.0.0.1"
     port: int = 8000
+    # The address readers reach the page at ("https://plans.example.org"): citation links are
+    # built from it, never from a request's Host header; empty gives relative links.
+    public_url: str = ""
     synonyms: Path | None = None  # a user's synonyms file, read after the shipped vocabulary
     max_file_mb: float = MAX_FILE_MB
 
@@ -95,6 +98,7 @@ class Settings:
             ranker=env.get("QA_RANKER") or "ltr",
             host=env.get("QA_HOST") or "127.0.0.1",
             port=int(env.get("QA_PORT") or 8000),
+            public_url=(env.get("QA_PUBLIC_URL") or "").rstrip("/"),
             synonyms=Path(env["QA_SYNONYMS"]) if env.get("QA_SYNONYMS") else None,
             max_file_mb=float(env.get("QA_MAX_FILE_MB") or MAX_FILE_MB),
         )

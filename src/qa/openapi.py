@@ -69,6 +69,7 @@ SCHEMAS = {
             "no_answer": {"type": "boolean",
                           "description": "true when nothing in the corpus answers well"},
             "results": {"type": "array", "items": _ref("Hit")},
+            "answer": {"oneOf": [{"type": "null"}, _ref("Answer")]},
             "definition": {
                 "description": "when the question asks what an acronym stands for: the long "
                                "form the plans give it (the passage spelling it out ranks "
@@ -88,6 +89,21 @@ SCHEMAS = {
                 "type": "array", "items": {"type": "string"},
                 "description": "the question's words (lower-cased) that no document holds in "
                                "any form, its vocabulary's rewordings included"}}},
+    "Answer": {
+        "description": "the answer box: the sentence that best answers, quoted from the hit "
+                       "of rank `rank` (its citation fields are that hit's); null when "
+                       "no_answer is true",
+        "type": "object", "required": ["rank", "start", "end", "quote", "also_in"],
+        "properties": {
+            "rank": {"type": "integer", "minimum": 1},
+            "start": {"type": "integer", "minimum": 0,
+                      "description": "the sentence's offsets within that hit's text"},
+            "end": {"type": "integer", "minimum": 0},
+            "quote": {"type": "string", "description": "the sentence, its line breaks as spaces"},
+            "also_in": {"type": "array", "items": {"type": "integer", "minimum": 1},
+                        "description": "ranks of the best hit of each other document whose "
+                                       "best sentence holds every question word the "
+                                       "answer's sentence holds"}}},
     "DocumentMeta": {
         "type": "object",
         "required": ["doc_id", "path", "title", "body", "date", "area", "type", "chars"],
@@ -105,7 +121,8 @@ SCHEMAS = {
     "Commitment": {
         "type": "object",
         "required": ["text", "due", "figures", "owner", "doc_id", "title", "area", "paper",
-                     "section", "start", "end", "kind", "topic"],
+                     "section", "start", "end", "kind", "topic", "body", "date", "page",
+                     "page_end", "link", "citation"],
         "properties": {
             "text": {"type": "string", "description": "document text[start:end], exactly"},
             "due": {"type": ["string", "null"], "pattern": "^[0-9]{4}(-[0-9]{2})?$",
@@ -120,7 +137,14 @@ SCHEMAS = {
             "start": {"type": "integer"}, "end": {"type": "integer"},
             "kind": {"enum": ["sentence", "bullet", "table"]},
             "topic": {"type": "string", "description": "a table item's row label"},
-            "page": {"type": ["integer", "null"], "description": "page where it stands"}}},
+            "body": {"type": "string", "description": "the publishing body"},
+            "date": {"type": "string", "description": "the document's date, ISO"},
+            "page": {"type": ["integer", "null"], "description": "1-based, where the document "
+                                                                "has pages"},
+            "page_end": {"type": ["integer", "null"]},
+            "link": {"type": "string", "description": "the document view at the item"},
+            "citation": {"type": "string", "description": "quoted words, document, body, "
+                                                          "date, section, page and link"}}},
     "Health": {
         "type": "object",
         "required": ["status", "documents", "passages", "model", "built_at", "stale_files"],
@@ -160,13 +184,16 @@ PATHS = {
     "/api/commitments": {"get": {
         "summary": "Commitments, targets and deadlines the plans state",
         "parameters": [
-            _query("q", "only commitments with all these words", {"type": "string"}),
+            _query("q", "only commitments with all these words (a phrase of the synonyms "
+                   "vocabulary also matches its terms)", {"type": "string"}),
             _query("area", "only documents of this area", {"type": "string"}),
             _query("doc", "only this document id", {"type": "string"}),
             _query("due_before", "deadline ends before this year or month begins",
                    DUE),
             _query("due_after", "deadline begins after this year or month ends",
-                   DUE)],
+                   DUE),
+            _query("sort", "order: document (default), due (soonest first, undated last) or "
+                   "area", {"enum": ["document", "due", "area"]})],
         "responses": {"200": _json({"type": "object", "required": ["commitments"], "properties": {
             "commitments": {"type": "array", "items": _ref("Commitment")}}}, "The commitments"),
             "400": ERRORS["400"]}}},

@@ -1,6 +1,7 @@
 """The web page and JSON API: a thin Flask shell over the searcher a source hands each request."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -10,16 +11,22 @@ from flask import Flask, abort, jsonify, render_template, request, url_for
 from werkzeug.exceptions import HTTPException
 
 from . import commitments_web, openapi
+from .answer import answer_of, sentence_of
 from .chunk import SECTION_SEP, section_path
+from .cite import citation, pages, public_link, uk_date
+from .config import MAX_K
 from .search import QueryError, Searcher
 
-WEB_DIR = Path(__file__).resolve().parents[2] / "web"
+# Templates and static files ship inside the package, so an installed wheel serves the page.
+WEB_DIR = Path(__file__).resolve().parent
 EXAMPLES = ("what is the stroke model?", "CWPT sickness absence",
             "when will shared care records be in place?", "what does LWAB stand for")
 # waitress worker threads: 8 requests searched side by side, the most eval/load.py measures.
 THREADS = 8
 # Everything of a search a results link carries, so "Back to results" returns to the same list.
 SEARCH_ARGS = ("q", "doc", "area", "k", "mode")
+# The pages a document view leads back to, by path, and what its link says.
+ORIGINS = {"/search": "Back to results", "/commitments": "Back to the commitments"}
 # The retrieval modes, as the page names them: hybrid first, the default.
 MODE_OPTIONS = (("hybrid", "Words and meaning"), ("bm25", "Exact words"), ("dense", "Meaning only"))
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -56,8 +63,50 @@ def _search(searcher: Searcher):
 
 
 def _search_args() -> dict:
-    """The search this request came from (q and its filters), to carry from page to page."""
-    return {k: v for k in SEARCH_ARGS if (v := request.args.get(k))}
+    """The search this request came from (q and its filters), to carry from page to page. A
+    k is carried only as the user chose it and only when valid: a bad one is reported once,
+    not resubmitted with every later search."""
+    args = {k: v for k in SEARCH_ARGS if (v := request.args.get(k))}
+    if "k" in args and not (args["k"].isdigit() and 1 <= int(args["k"]) <= MAX_K):
+        del args["k"]
+    return args
+
+
+def _filter_tags(args: dict, searcher: Searcher) -> list[dict]:
+    """The active filters, each with the link that removes it."""
+    titles = {d.doc_id: d.title for d in searcher.index.docs}
+    modes = dict(MODE_OPTIONS)
+    shown = {"doc": ("Document", titles.get(args.get("doc", ""), args.get("doc"))),
+             "area": ("Area", args.get("area")),
+             "mode": ("Match", modes.get(args.get("mode", ""), args.get("mode"))),
+             "k": ("Passages shown", args.get("k"))}
+    return [{"name": name, "value": value,
+             "href": url_for("search_page", **{k: v for k, v in args.items() if k != key})}
+            for key, (name, value) in shown.items()
+            if key in args and not (key == "mode" and args[key] == "hybrid")]
+
+
+def as_asked(terms: list[str], query: str) -> list[str]:
+    """Each term as the question spells it ("solihull" -> "Solihull"), where it does."""
+    return [m.group(0) if (m := re.search(rf"\b{re.escape(t)}\b", query, re.I)) else t
+            for t in terms]
+
+
+def filters_match(docs: list, doc: str | None, area: str | None) -> bool:
+    """Whether any document passes both filters (a document of one area and another area
+    exclude each other: then no passage can match, whatever the question)."""
+    return any((not doc or d.doc_id == doc) and (not area or d.area.lower() == area.lower())
+               for d in docs)
+
+
+def _back_link() -> tuple[str, str] | None:
+    """Where the reader came from (?back=, a path on this site), and the link's words."""
+    back = request.args.get("back", "")
+    path = back.split("?", 1)[0]
+    # Only the pages named, by exact path: never another host ("//evil") or a script URL.
+    if path in ORIGINS:
+        return back, ORIGINS[path]
+    return None
 
 
 def _form_values() -> dict:
@@ -70,14 +119,6 @@ def _corpus_summary(searcher: Searcher) -> dict:
     years = sorted({d.date[:4] for d in docs if d.date[:4].isdigit()})
     span = f"{years[0]}–{years[-1]}" if len(years) > 1 else (years[0] if years else "")
     return {"documents": len(docs), "areas": searcher.areas, "years": span}
-
-
-def citation(hit, url: str) -> str:
-    """A reference a councillor can paste into a paper or an email, with a link that opens
-    the document at the passage."""
-    where = section_path(hit)
-    parts = [f"“{hit.title}”", hit.body, hit.date, where and f"section: {where}"]
-    return ", ".join(p for p in parts if p) + f". {url}"
 
 
 class Fixed:
@@ -133,6 +174,8 @@ def create_app(source) -> Flask:
 
     app.context_processor(lambda: index_view(current()).page_globals)
     app.add_template_filter(section_path)
+    app.add_template_filter(uk_date)
+    app.add_template_filter(pages)
 
     app.before_request(_check_query_string)
 
@@ -181,18 +224,23 @@ def create_app(source) -> Flask:
         if not q:
             return render_template("index.html", examples=EXAMPLES,
                                    message="Type a question to search the plans.")
+        searcher = current()
+        args = _search_args()
+        form = {**_form_values(), "q": q, "search_args": args,
+                "tags": _filter_tags(args, searcher), "clear_href": url_for("search_page", q=q)}
         try:
-            result = _search(current())
+            result = _search(searcher)
         except BadRequest as e:
-            return render_template("results.html", q=q, result=None, error=e.message,
-                                   **_form_values()), e.status
-        hits = [{"hit": h, "parts": _split_highlight(h.text, h.highlights),
-                 "cite": citation(h, url_for("document_page", doc_id=h.doc_id, start=h.start,
-                                             end=h.end, _external=True) + "#passage"),
-                 "href": url_for("document_page", doc_id=h.doc_id, start=h.start, end=h.end,
-                                 **_search_args()) + "#passage"} for h in result.results]
-        return render_template("results.html", q=q, result=result, hits=hits, error=None,
-                               **_form_values())
+            return render_template("results.html", result=None, error=e.message, **form), e.status
+        back = url_for("search_page", **args)
+        hits = [_hit_view(h, searcher, back) for h in result.results]
+        answer = answer_of(result)
+        return render_template(
+            "results.html", result=result, hits=hits, answer=answer, error=None,
+            missing=as_asked(result.missing_terms, result.query),
+            answer_item=hits[answer.rank - 1] if answer else None,
+            also=[hits[r - 1] for r in answer.also_in] if answer else [],
+            filters_match=filters_match(searcher.index.docs, _arg("doc"), _arg("area")), **form)
 
     @app.get("/doc/<doc_id>")
     def document_page(doc_id: str):
@@ -201,20 +249,22 @@ def create_app(source) -> Flask:
         if doc is None:
             abort(404, description=f"There is no document {doc_id!r}.")
         start, end = _span(len(doc.text))
+        mark = _sentence_span(start, end)
         view = index_view(searcher)
         passage = next((p for p in view.by_doc[doc_id] if p.start == start and p.end == end), None)
         contents = view.outlines[doc_id]
-        back = _search_args()
         return render_template(
             "doc.html", doc=doc, passage=passage, cited=start < end, contents=contents,
-            segments=doc_segments(doc.text, [h.start for h in contents], start, end),
-            back=url_for("search_page", **back) if back.get("q") else None)
+            segments=doc_segments(doc.text, contents, start, end, mark),
+            back=_back_link(), source_url=doc.source_url)
 
     # --- JSON API ---------------------------------------------------------------------------
 
     @app.get("/api/search")
     def api_search():
-        return jsonify(_search(current()).to_dict())
+        result = _search(current())
+        answer = answer_of(result)
+        return jsonify({**result.to_dict(), "answer": answer and answer.to_dict()})
 
     @app.get("/api/documents")
     def api_documents():
@@ -240,7 +290,7 @@ def create_app(source) -> Flask:
     def api_openapi():
         return jsonify(openapi.spec())
 
-    commitments_web.register(app, lambda: current().index)
+    commitments_web.register(app, current)
     return app
 
 
@@ -267,19 +317,56 @@ def outline(passages: list) -> list[Heading]:
     return out
 
 
-def doc_segments(text: str, anchors: list[int], start: int, end: int) -> list[dict]:
-    """The document text cut where contents anchors and the cited span begin and end: each
-    piece with the anchor numbers placed before it and whether it is the cited span. An
-    anchor inside the span moves to its start, so the span stays one <mark>."""
-    cut = {start, end} if start < end else set()
+def doc_segments(text: str, headings: list[Heading], start: int, end: int,
+                 mark: tuple[int, int] | None = None) -> list[dict]:
+    """The document text cut where contents anchors, headings, the cited span and its
+    answering sentence (`mark`) begin and end: each piece with the anchor numbers placed
+    before it, whether it lies in the cited span, in the sentence, and the level of the
+    heading it is part of (a heading whose label opens its first passage, as most do)."""
+    cut = {0, len(text)} | ({start, end} if start < end else set()) | set(mark or ())
     placed: dict[int, list[int]] = {}
-    for n, at in enumerate(anchors, 1):
-        at = start if start < at < end else at
-        placed.setdefault(at, []).append(n)
-        cut.add(at)
-    bounds = sorted(cut | {0, len(text)})
-    return [{"anchors": placed.get(a, []), "text": text[a:b], "marked": start <= a < end}
+    titled: list[tuple[int, int, int]] = []
+    level = 1  # the page's h1 is the document's title
+    for n, h in enumerate(headings, 1):
+        placed.setdefault(h.start, []).append(n)
+        cut.add(h.start)
+        if h.label and text.startswith(h.label, h.start):
+            # One level at most below the heading before, as a screen reader expects: a
+            # section whose paper's heading is not in the text steps up to fill its place.
+            level = min(h.depth + 2, level + 1, 6)
+            titled.append((h.start, h.start + len(h.label), level))
+            cut.add(h.start + len(h.label))
+    bounds = sorted(cut)
+    return [{"anchors": placed.get(a, []), "text": text[a:b], "marked": start <= a < end,
+             "strong": bool(mark) and mark[0] <= a < mark[1],
+             "heading": next((lvl for hs, he, lvl in titled if hs <= a < he), None)}
             for a, b in zip(bounds, bounds[1:]) if b > a]
+
+
+def _sentence_span(start: int, end: int) -> tuple[int, int] | None:
+    """The answering sentence inside the cited span, from ?hl=START-END; none if absent,
+    malformed or outside the span."""
+    try:
+        a, b = (int(x) for x in request.args.get("hl", "").split("-"))
+    except ValueError:
+        return None
+    return (a, b) if start <= a < b <= end else None
+
+
+def _hit_view(hit, searcher: Searcher, back: str) -> dict:
+    """What the results page shows of one hit: its text cut at the highlight, the quoted
+    sentence, a link into the document at it (carrying the way back) and its citation."""
+    found = sentence_of(hit)
+    where = {"doc_id": hit.doc_id, "start": hit.start, "end": hit.end}
+    if found:
+        where["hl"] = f"{hit.start + found[0]}-{hit.start + found[1]}"
+    source_url = searcher.index.doc_by_id[hit.doc_id].source_url
+    link = public_link(url_for("document_page", **where) + "#passage",
+                       searcher.settings.public_url)
+    quote = found[2] if found else ""
+    return {"hit": hit, "parts": _split_highlight(hit.text, hit.highlights), "quote": quote,
+            "href": url_for("document_page", **where, back=back) + "#passage",
+            "cite": citation(hit, quote, link, source_url), "source_url": source_url}
 
 
 def _span(length: int) -> tuple[int, int]:

@@ -1,0 +1,64 @@
+"""The answer box: the one sentence that best answers, and the other documents that say it too.
+
+A pure function of a SearchResult. It refers to hits by rank: the citation's fields (title,
+body, date, section, page) live in the Hit alone.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from .bm25 import words
+
+
+@dataclass(frozen=True)
+class Answer:
+    rank: int  # the hit whose highlighted sentence answers
+    start: int  # the sentence's offsets in that hit's text
+    end: int
+    quote: str  # hit.text[start:end], stripped of the line breaks a PDF leaves in it
+    # Ranks of the best hit of each other document whose own highlighted sentence holds every
+    # question word the answer's sentence holds: they state it in the same terms.
+    also_in: list[int]
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def sentence_of(hit) -> tuple[int, int, str] | None:
+    """The hit's answering sentence: its offsets in hit.text and its words on one line (a
+    PDF's line breaks are no part of a quotation); None when it has none."""
+    if not hit.highlights:
+        return None
+    start, end = hit.highlights[0]
+    return start, end, " ".join(hit.text[start:end].split())
+
+
+def _held(question: set[str], hit) -> set[str]:
+    found = sentence_of(hit)
+    return question & set(words(found[2])) if found else set()
+
+
+def answer_of(result) -> Answer | None:
+    """The answer box of a search, or None when the plans are silent (no_answer) or the top
+    hit has no answering sentence to quote.
+
+    `also_in` needs no threshold: a hit from another document counts when its own best
+    sentence holds all the question's (stemmed, stop-word-free) words that the answer's
+    sentence holds, so it is at least as complete an answer in the plans' words. A passage
+    that says it in other words entirely is not counted; the ranked list still shows it."""
+    if result.no_answer or not result.results:
+        return None
+    top = result.results[0]
+    found = sentence_of(top)
+    if found is None:
+        return None
+    question = set(words(result.query))
+    needed = _held(question, top)
+    also, seen = [], {top.doc_id}
+    for hit in result.results[1:]:
+        if hit.doc_id in seen:
+            continue
+        if needed and needed <= _held(question, hit):
+            seen.add(hit.doc_id)
+            also.append(hit.rank)
+    return Answer(top.rank, *found, also)
