@@ -1,7 +1,9 @@
-"""Load the served API from 1, 4 and 8 concurrent clients; print p50/p95 latency and throughput.
+"""Load the served API from 1, 4 and 8 concurrent clients; print p50/p95 latency and throughput,
+and a light client's latency beside heavy ones (1,000-character questions, k=50).
 
     python eval/load.py                      # starts `qa serve` on a free port, then loads it
     python eval/load.py --url http://127.0.0.1:8000 --requests 200
+    python eval/load.py --ratios --repeat 3  # the served targets, as ratios to a bare encode
 
 Only loopback addresses are accepted: this is a measurement of our own server on this machine.
 Each client sends a bounded number of requests (the dev questions, round-robin) and checks that
@@ -16,7 +18,10 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
+import threading
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
@@ -29,12 +34,101 @@ def questions(path: Path) -> list[str]:
     return [json.loads(line)["question"] for line in path.read_text().splitlines() if line.strip()]
 
 
-def get(url: str) -> tuple[float, int, list]:
+def get(url: str, timeout: float = 30) -> tuple[float, int, list]:
+    """Milliseconds, status (0: no answer in time or the connection failed), passage ids."""
     t0 = time.perf_counter()
-    with urllib.request.urlopen(url, timeout=30) as resp:
-        body = json.loads(resp.read())
-        status = resp.status
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:
+            body = json.loads(resp.read())
+            status = resp.status
+    except urllib.error.HTTPError as e:
+        return (time.perf_counter() - t0) * 1000, e.code, []
+    except OSError:
+        return (time.perf_counter() - t0) * 1000, 0, []
     return (time.perf_counter() - t0) * 1000, status, [r["passage_id"] for r in body["results"]]
+
+
+def percentile(times: list[float], p: float) -> float:
+    times = sorted(times)
+    return round(times[int(p * (len(times) - 1))], 2)
+
+
+def heavy_questions(qs: list[str], chars: int = 1000) -> list[str]:
+    """Questions as long as the API allows: dev questions run together."""
+    out = []
+    for i in range(len(qs)):
+        text = ""
+        j = i
+        while len(text) < chars:
+            text += qs[j % len(qs)] + " "
+            j += 1
+        out.append(text[:chars].strip())
+    return out
+
+
+def mixed(base: str, qs: list[str], heavy: int, light_requests: int) -> dict:
+    """One light client (a dev question, k=10) beside `heavy` clients sending 1,000-character
+    questions with k=50 until the light one is done."""
+    long_qs, done = heavy_questions(qs), threading.Event()
+
+    def heavy_client(n: int) -> tuple[int, int]:
+        count = bad = 0
+        while not done.is_set():
+            q = long_qs[(n * 13 + count) % len(long_qs)]
+            _, status, ids = get(f"{base}/api/search?{urllib.parse.urlencode({'q': q, 'k': 50})}")
+            count, bad = count + 1, bad + (status != 200 or len(ids) != 50)
+        return count, bad
+
+    with ThreadPoolExecutor(heavy + 1) as pool:
+        heavies = [pool.submit(heavy_client, n) for n in range(heavy)]
+        time.sleep(0.5 if heavy else 0)  # the heavy load is on before the light client starts
+        t0 = time.perf_counter()
+        times, bad = [], 0
+        for i in range(light_requests):
+            ms, status, _ = get(f"{base}/api/search?{urllib.parse.urlencode({'q': qs[i % len(qs)]})}")
+            times.append(ms)
+            bad += status != 200
+        wall = time.perf_counter() - t0
+        done.set()
+        counts = [h.result() for h in heavies]
+    return {"heavy_clients": heavy, "light_requests": len(times), "light_errors": bad,
+            "light_p50_ms": percentile(times, 0.5), "light_p95_ms": percentile(times, 0.95),
+            "heavy_requests": sum(c for c, _ in counts), "heavy_errors": sum(b for _, b in counts),
+            "heavy_rps": round(sum(c for c, _ in counts) / wall, 1)}
+
+
+def encode_floor_ms(qs: list[str], threads: int = 0) -> float:
+    """The bare query encode (the int8 ONNX encoder, as eval/bench.py's floor: onnxruntime's
+    own thread count unless told), median."""
+    from qa.embed import get_encoder
+
+    enc = get_encoder(encoder="onnx", threads=threads)
+    enc.encode(["warm up"])
+    times = []
+    for q in qs:
+        t0 = time.perf_counter()
+        enc.encode([q])
+        times.append((time.perf_counter() - t0) * 1000)
+    return statistics.median(times)
+
+
+def ratios(base: str, qs: list[str], per_client: int, expected: dict) -> dict:
+    """The served targets (issue 15) against a bare encode measured just before and after
+    each: 1 client p50 <= 2 x, 4 clients p95 <= 5 x, a light client beside 8 heavy p50 <= 5 x."""
+    out = {}
+    for name, measure, key in (
+            ("1 client p50", lambda: run(base, qs, 1, per_client, expected), "p50_ms"),
+            ("4 clients p95", lambda: run(base, qs, 4, per_client, expected), "p95_ms"),
+            ("light beside 8 heavy p50", lambda: mixed(base, qs, 8, per_client), "light_p50_ms")):
+        before = encode_floor_ms(qs), encode_floor_ms(qs, threads=1)
+        fig = measure()
+        floor = (before[0] + encode_floor_ms(qs)) / 2
+        # The one-thread encode each search gets in the server: a second view of the floor.
+        floor1 = (before[1] + encode_floor_ms(qs, threads=1)) / 2
+        out[name] = {**fig, "floor_ms": round(floor, 2), "ratio": round(fig[key] / floor, 2),
+                     "floor_1thread_ms": round(floor1, 2),
+                     "ratio_1thread": round(fig[key] / floor1, 2)}
+    return out
 
 
 def run(base: str, qs: list[str], clients: int, per_client: int, expected: dict) -> dict:
@@ -53,18 +147,20 @@ def run(base: str, qs: list[str], clients: int, per_client: int, expected: dict)
     wall = time.perf_counter() - t0
     times = sorted(t for ts, _ in done for t in ts)
     return {"clients": clients, "requests": len(times), "errors_or_mismatches": sum(w for _, w in done),
-            "p50_ms": round(statistics.median(times), 2),
-            "p95_ms": round(times[int(0.95 * (len(times) - 1))], 2),
+            "p50_ms": percentile(times, 0.5), "p95_ms": percentile(times, 0.95),
             "throughput_rps": round(len(times) / wall, 1)}
 
 
-def start_server() -> tuple[subprocess.Popen, str]:
+def start_server(env_extra: dict | None = None) -> tuple[subprocess.Popen, str]:
+    """`qa serve` on a free loopback port; its log (a line a request) goes to a file, since
+    a pipe nobody reads would fill and stall the server."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", **(env_extra or {})}
+    log = tempfile.NamedTemporaryFile("w+", prefix="qa-serve-", suffix=".log", delete=False)
     proc = subprocess.Popen([sys.executable, "-m", "qa.cli", "serve", "--port", str(port)],
-                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log)
     base = f"http://127.0.0.1:{port}"
     for _ in range(600):
         try:
@@ -72,10 +168,16 @@ def start_server() -> tuple[subprocess.Popen, str]:
             return proc, base
         except OSError:
             if proc.poll() is not None:
-                sys.exit(f"qa serve exited: {proc.stderr.read().decode()[-500:]}")
+                sys.exit(f"qa serve exited: {Path(log.name).read_text()[-500:]}")
             time.sleep(0.2)
     proc.kill()
     sys.exit("qa serve did not answer /healthz within 120 s")
+
+
+def loopback(url: str) -> str:
+    if urllib.parse.urlparse(url).hostname not in ("127.0.0.1", "localhost", "::1"):
+        sys.exit("only a server on this machine (127.0.0.1, localhost) may be loaded")
+    return url.rstrip("/")
 
 
 def main() -> int:
@@ -83,32 +185,59 @@ def main() -> int:
     ap.add_argument("--url", help="a running server (loopback only); default: start one")
     ap.add_argument("--requests", type=int, default=200, help="requests per client (default 200)")
     ap.add_argument("--clients", default="1,4,8")
+    ap.add_argument("--heavy", default="0,8", help="heavy clients beside one light client")
+    ap.add_argument("--ratios", action="store_true",
+                    help="only the served targets, as ratios to a bare encode")
+    ap.add_argument("--repeat", type=int, default=1, help="run everything this many times")
     ap.add_argument("--questions", default=str(ROOT / "eval" / "dev.jsonl"))
     ap.add_argument("--json", help="also write the figures to this file")
     args = ap.parse_args()
-    proc = None
-    if args.url:
-        host = urllib.parse.urlparse(args.url).hostname
-        if host not in ("127.0.0.1", "localhost", "::1"):
-            sys.exit("only a server on this machine (127.0.0.1, localhost) may be loaded")
-        base = args.url.rstrip("/")
-    else:
-        proc, base = start_server()
+    proc, base = (None, loopback(args.url)) if args.url else start_server()
+    runs = []
     try:
         qs = questions(Path(args.questions))
         expected = {q: get(f"{base}/api/search?{urllib.parse.urlencode({'q': q})}")[2] for q in qs}
-        rows = [run(base, qs, int(c), args.requests, expected) for c in args.clients.split(",")]
+        for _ in range(args.repeat):
+            if args.ratios:
+                runs.append({"ratios": ratios(base, qs, args.requests, expected)})
+                continue
+            runs.append({
+                "clients": [run(base, qs, int(c), args.requests, expected)
+                            for c in args.clients.split(",")],
+                "mixed": [mixed(base, qs, int(h), args.requests) for h in args.heavy.split(",")]})
     finally:
         if proc:
             proc.terminate()
             proc.wait(timeout=30)
-    print(f"{'clients':>8}{'requests':>10}{'p50 ms':>10}{'p95 ms':>10}{'req/s':>10}{'bad':>6}")
-    for r in rows:
-        print(f"{r['clients']:>8}{r['requests']:>10}{r['p50_ms']:>10.1f}{r['p95_ms']:>10.1f}"
-              f"{r['throughput_rps']:>10.1f}{r['errors_or_mismatches']:>6}")
+    bad = 0
+    for n, r in enumerate(runs, 1):
+        print(f"run {n}")
+        if "ratios" in r:
+            print(f"{'served target':<28}{'ms':>8}{'floor ms':>10}{'ratio':>8}{'target':>8}"
+                  f"{'bad':>5}{'1-thread floor':>16}{'ratio':>7}")
+            for (name, f), target in zip(r["ratios"].items(), (2, 5, 5)):
+                ms = f.get("p95_ms") if "p95" in name else f.get("p50_ms", f.get("light_p50_ms"))
+                errs = f.get("errors_or_mismatches", f.get("light_errors", 0) + f.get(
+                    "heavy_errors", 0))
+                bad += errs
+                print(f"{name:<28}{ms:>8.1f}{f['floor_ms']:>10.2f}{f['ratio']:>8.2f}"
+                      f"{target:>8}{errs:>5}{f.get('floor_1thread_ms', 0):>16.2f}"
+                      f"{f.get('ratio_1thread', 0):>7.2f}")
+            continue
+        print(f"{'clients':>8}{'requests':>10}{'p50 ms':>10}{'p95 ms':>10}{'req/s':>10}{'bad':>6}")
+        for c in r["clients"]:
+            bad += c["errors_or_mismatches"]
+            print(f"{c['clients']:>8}{c['requests']:>10}{c['p50_ms']:>10.1f}{c['p95_ms']:>10.1f}"
+                  f"{c['throughput_rps']:>10.1f}{c['errors_or_mismatches']:>6}")
+        print(f"{'heavy':>8}{'light p50':>11}{'light p95':>11}{'heavy req/s':>13}{'bad':>6}")
+        for m in r["mixed"]:
+            errs = m["light_errors"] + m["heavy_errors"]
+            bad += errs
+            print(f"{m['heavy_clients']:>8}{m['light_p50_ms']:>11.1f}{m['light_p95_ms']:>11.1f}"
+                  f"{m['heavy_rps']:>13.1f}{errs:>6}")
     if args.json:
-        Path(args.json).write_text(json.dumps(rows, indent=1))
-    return 1 if any(r["errors_or_mismatches"] for r in rows) else 0
+        Path(args.json).write_text(json.dumps(runs, indent=1))
+    return 1 if bad else 0
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from qa.config import Settings  # noqa: E402
 from qa.index import Index, build  # noqa: E402
 from qa.search import Searcher  # noqa: E402
-from qa.web import THREADS, create_app  # noqa: E402
+from qa.web import create_app  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "corpus"
@@ -82,20 +82,16 @@ OUTPUT = ROOT / "test-output"
 
 
 @pytest.fixture(scope="session")
-def live_server(searcher):
-    """The real app under waitress, the production server, on a free localhost port."""
-    import socket
+def live_server(searcher, settings):
+    """The real app under its real server (qa.server: waitress with planqa's limits) on a
+    free localhost port."""
     import threading
 
-    from waitress.server import create_server
+    from qa.server import make_server
 
-    server = create_server(create_app(searcher), host="127.0.0.1", port=0, threads=THREADS)
-    port = server.socket.getsockname()[1]
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    with socket.create_connection(("127.0.0.1", port), timeout=10):
-        pass
-    yield f"http://127.0.0.1:{port}"
+    server = make_server(searcher, settings, "127.0.0.1", 0)
+    threading.Thread(target=server.run, daemon=True).start()
+    yield f"http://127.0.0.1:{server.port}"
     server.close()
 
 

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from .cite import pages
-from .config import FUSIONS, MAX_K, MODES, Settings
+from .config import FUSIONS, MAX_K, MODES, Settings, SettingsError, describe, whole
 
 EXAMPLE_QUESTION = "what is the stroke model?"
 
@@ -27,6 +27,13 @@ def _k(value: str) -> int:
     if not 1 <= k <= MAX_K:
         raise argparse.ArgumentTypeError(f"must be a whole number from 1 to {MAX_K}, not {k}")
     return k
+
+
+def _port(value: str) -> int:
+    try:
+        return whole(1, 65535)(value)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def _say(msg: str) -> None:
@@ -160,13 +167,22 @@ def cmd_eval(args, settings: Settings) -> int:
 def cmd_serve(args, settings: Settings) -> int:
     from dataclasses import replace
 
-    from .web import serve
+    from .server import serve
 
     # Requests run side by side: one onnx thread each beats two threads fighting over two
     # cores (measured with eval/load.py: 4 clients p95 31 ms against 42 ms).
     settings = replace(settings, encoder_threads=settings.encoder_threads or 1)
     searcher = open_searcher(settings, rebuild_if_needed=not args.no_build)
-    serve(searcher, host=args.host or settings.host, port=args.port or settings.port)
+    serve(searcher, args.host or settings.host, args.port or settings.port, settings)
+    return 0
+
+
+def cmd_settings(args, settings: Settings) -> int:
+    for row in describe(settings):
+        value = row["value"]
+        value = ",".join(value) if isinstance(value, tuple) else ("" if value is None else value)
+        default = "" if row["default"] is None else f" (default: {row['default']})"
+        print(f"{row['env']}={value}\n    {row['help']}{default}")
     return 0
 
 
@@ -258,7 +274,7 @@ def make_parser() -> argparse.ArgumentParser:
 
     sp = sub.add_parser("serve", help="serve the web page and JSON API (builds the index if needed)")
     sp.add_argument("--host")
-    sp.add_argument("--port", type=int)
+    sp.add_argument("--port", type=_port)
     sp.add_argument("--no-build", action="store_true", help="fail rather than build an index")
     sp.set_defaults(func=cmd_serve)
 
@@ -273,6 +289,9 @@ def make_parser() -> argparse.ArgumentParser:
     fmt.add_argument("--csv", action="store_true", help="CSV output")
     fmt.add_argument("--json", action="store_true", help="JSON output")
     sp.set_defaults(func=cmd_commitments)
+
+    sp = sub.add_parser("settings", help="list every QA_* setting: its value, default and meaning")
+    sp.set_defaults(func=cmd_settings)
 
     sp = sub.add_parser("synonyms", help="show what a question's words expand to")
     sp.add_argument("query")
@@ -296,8 +315,8 @@ def main(argv: list[str] | None = None) -> int:
     args = make_parser().parse_args(argv)
     try:
         settings = Settings.from_env()
-    except ValueError as e:
-        print(f"qa: error: a QA_* setting is malformed: {e}", file=sys.stderr)
+    except SettingsError as e:
+        print(f"qa: error: {e}", file=sys.stderr)
         return 2
     try:
         return args.func(args, settings)

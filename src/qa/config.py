@@ -1,13 +1,19 @@
-"""The one place for configuration: defaults, overridden by QA_* environment variables."""
+"""The one place for configuration: a table of settings, each with its default, environment
+variable, help text and validation. A new setting is one `Option` in OPTIONS; `Settings`
+gains the field from it."""
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, replace
+import re
+from dataclasses import dataclass, field, make_dataclass, replace
 from pathlib import Path
+from typing import Any, Callable
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 MODES = ("hybrid", "bm25", "dense")
 FUSIONS = ("rrf", "score")
+ENCODERS = ("auto", "onnx", "torch")
+LOG_FORMATS = ("text", "json")
 RANKERS = ("plain", "ltr")
 EXPANSIONS = ("max", "blend", "off")
 MAX_QUERY_CHARS = 1000
@@ -15,6 +21,13 @@ MAX_K = 50
 # Files larger than this are skipped with a warning: read whole, a 50 MB text file makes
 # 110,000 passages and 1.9 GB of memory. A 300-page plan with pictures is 5-30 MB as PDF.
 MAX_FILE_MB = 40.0
+# Files larger than this are skipped with a warning: read whole, a 50 MB text file makes
+# 110,000 passages and 1.9 GB of memory. A 300-page plan with pictures is 5-30 MB as PDF.
+MAX_FILE_MB = 40.0
+
+
+class SettingsError(ValueError):
+    """A QA_* variable holds a value planqa cannot use; the message names the variable."""
 
 
 def _project_root() -> Path:
@@ -23,6 +36,136 @@ def _project_root() -> Path:
     if (here / "pyproject.toml").exists():
         return here
     return Path.cwd()
+
+
+# --- parsers: text in, value out, ValueError with the reason -------------------------------
+
+def text(value: str) -> str:
+    return value
+
+
+def path(value: str) -> Path:
+    return Path(value).expanduser()
+
+
+def choice(*values: str) -> Callable[[str], str]:
+    def parse(value: str) -> str:
+        if value not in values:
+            raise ValueError(f"must be one of {', '.join(values)}")
+        return value
+    return parse
+
+
+def whole(lo: int, hi: int) -> Callable[[str], int]:
+    def parse(value: str) -> int:
+        # ASCII digits only: int() would also take "1_0", " 5 " and other scripts' digits.
+        if not (value.isascii() and value.isdigit()) or not lo <= int(value) <= hi:
+            raise ValueError(f"must be a whole number from {lo} to {hi}")
+        return int(value)
+    return parse
+
+
+def number(lo: float, hi: float) -> Callable[[str], float]:
+    def parse(value: str) -> float:
+        try:
+            x = float(value)
+        except ValueError:
+            x = float("nan")
+        if not lo <= x <= hi:  # also refuses nan
+            raise ValueError(f"must be a number from {lo:g} to {hi:g}")
+        return x
+    return parse
+
+
+def public_url(value: str) -> str:
+    if not re.fullmatch(r"https?://[^/\s?#]+(/[^\s?#]*)?", value):
+        raise ValueError("must be an http or https address, e.g. https://plans.example.org")
+    return value.rstrip("/")
+
+
+def hosts(value: str) -> tuple[str, ...]:
+    names = tuple(h.strip().lower() for h in value.split(",") if h.strip())
+    if not names:
+        raise ValueError("must name at least one host, e.g. 127.0.0.1,localhost")
+    return names
+
+
+@dataclass(frozen=True)
+class Option:
+    name: str  # the Settings field
+    env: str
+    default: Any  # a value, or a function of the environment for a default built from another
+    help: str
+    parse: Callable[[str], Any] = text
+
+
+def _root(env) -> Path:
+    return Path(env.get("QA_HOME") or _project_root())
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option("home", "QA_HOME", lambda env: _project_root(),
+           "folder holding corpus/ and index/ (default: the project folder)", path),
+    Option("corpus_dir", "QA_CORPUS", lambda env: _root(env) / "corpus",
+           "folder of the documents to index", path),
+    Option("index_dir", "QA_INDEX", lambda env: _root(env) / "index",
+           "folder the index is written to and served from", path),
+    Option("max_file_mb", "QA_MAX_FILE_MB", MAX_FILE_MB,
+           "files in the corpus larger than this (MB) are skipped with a warning",
+           number(0.001, 100_000)),
+    Option("model", "QA_MODEL", DEFAULT_MODEL,
+           "sentence-transformers model that embeds passages and questions"),
+    # "onnx" runs the int8 export of the default model (fast start, fast queries); "torch" runs
+    # sentence-transformers and is the only choice for a model named by QA_MODEL.
+    Option("encoder", "QA_ENCODER", "auto",
+           "how the model runs: onnx (int8, default model only), torch, or auto",
+           choice(*ENCODERS)),
+    Option("encoder_threads", "QA_ENCODER_THREADS", 0,
+           "onnx threads per query encode; 0: onnxruntime's choice (qa serve uses 1)",
+           whole(0, 64)),
+    Option("fusion", "QA_FUSION", "score",
+           "how hybrid mode joins BM25 and dense rankings: score or rrf", choice(*FUSIONS)),
+    Option("dense_weight", "QA_DENSE_WEIGHT", 0.4,
+           "share of the fused score from the dense retriever (score fusion)", number(0, 1)),
+    Option("sentence_weight", "QA_SENTENCE_WEIGHT", 0.5,
+           "share of a passage's dense score from its best sentence", number(0, 1)),
+    # "ltr": the learned ranker shipped in the package; "plain": the fixed blend.
+    Option("ranker", "QA_RANKER", "ltr",
+           "how passages are ranked: plain (the fixed blend) or ltr (the learned ranker)",
+           choice(*RANKERS)),
+    # Citation links are built from it, never from a request's Host header.
+    Option("public_url", "QA_PUBLIC_URL", "",
+           "the address readers reach the page at (https://plans.example.org): copied "
+           "citations link there; empty gives relative links", public_url),
+    Option("synonyms", "QA_SYNONYMS", None,
+           "a synonyms file of your own, read after the shipped vocabulary", path),
+    Option("host", "QA_HOST", "127.0.0.1", "address qa serve listens on"),
+    Option("port", "QA_PORT", 8000, "port qa serve listens on", whole(1, 65535)),
+    Option("allowed_hosts", "QA_ALLOWED_HOSTS", ("127.0.0.1", "localhost"),
+           "Host header names the server answers (comma-separated; the --host address is "
+           "added); any other Host gets a 400", hosts),
+    Option("threads", "QA_THREADS", 16,
+           "worker threads: requests served (or, if heavy, waiting their turn) side by side",
+           whole(5, 256)),
+    Option("workers", "QA_WORKERS", 1,
+           "processes serving (each with QA_THREADS threads); more than 1 forks after the "
+           "index is loaded, so they share its memory", whole(1, 16)),
+    Option("read_timeout", "QA_READ_TIMEOUT", 5.0,
+           "seconds a connection has to send a whole request (headers and body); an idle "
+           "keep-alive connection is closed after as long", number(0.5, 300)),
+    Option("max_connections", "QA_MAX_CONNECTIONS", 500,
+           "open connections in all; beyond it new ones wait in the listen queue",
+           whole(10, 5000)),
+    Option("max_per_client", "QA_MAX_PER_CLIENT", 32,
+           "open connections from one client address; more are answered 503 and closed",
+           whole(1, 5000)),
+    Option("heavy_slots", "QA_HEAVY_SLOTS", 1,
+           "long questions or large k searched at once; the others wait their turn, so "
+           "short questions keep a core", whole(1, 64)),
+    Option("log_format", "QA_LOG_FORMAT", "text",
+           "request log lines on stderr: text or json (one JSON object a line)",
+           choice(*LOG_FORMATS)),
+)
 
 
 @dataclass(frozen=True)
@@ -38,68 +181,60 @@ class ChunkSettings:
                 "overlap_sentences": self.overlap_sentences}
 
 
-@dataclass(frozen=True)
-class Settings:
-    corpus_dir: Path
-    index_dir: Path
-    model: str = DEFAULT_MODEL
-    # "onnx" runs the int8 export of the default model (fast start, fast queries); "torch" runs
-    # sentence-transformers and is the only choice for a model named by QA_MODEL.
-    encoder: str = "auto"
-    encoder_threads: int = 0  # onnx threads per query; 0: onnxruntime's choice
-    chunk: ChunkSettings = field(default_factory=ChunkSettings)
-    fusion: str = "score"
-    dense_weight: float = 0.4
-    rrf_k: int = 60
-    candidate_depth: int = 50  # passages each retriever puts forward for fusion
-    # Share of a passage's dense score that comes from its best sentence's vector.
-    sentence_weight: float = 0.5
+# Tuning constants that are part of the method rather than of a deployment: no variable.
+_FIXED = [
+    ("chunk", ChunkSettings, field(default_factory=ChunkSettings)),
+    ("rrf_k", int, field(default=60)),
+    ("candidate_depth", int, field(default=50)),  # passages each retriever puts forward
     # Share of the highlight choice that comes from sentence vectors (the rest: shared words).
-    highlight_dense_weight: float = 0.7
+    ("highlight_dense_weight", float, field(default=0.7)),
     # BM25 weight of the vocabulary's expansions, against 1 for the asker's own words: of
     # phrases the plans never use, and of phrases they use too.
-    synonym_weight: float = 0.7
-    also_weight: float = 0.2
+    # Chosen by eval/cv.py (5-fold CV on the dev set).
+    ("synonym_weight", float, field(default=0.7)),
+    ("also_weight", float, field(default=0.2)),
     # How the dense side uses the question reworded in the plans' words: the better of the
     # two matches (max), their mean (blend), or not at all (off: each lost nDCG out of fold).
-    expansion: str = "off"
+    ("expansion", str, field(default="off")),
     # Lift of a passage whose sentence holds what the question asks for, near its words.
-    answer_weight: float = 0.15
+    ("answer_weight", float, field(default=0.15)),
     # Score taken off a passage for each passage of its document ranked above it (0: each
     # value tried lost nDCG out of fold).
-    diversity: float = 0.0
-    # "ltr": the learned ranker shipped in the package; "plain": the fixed blend.
-    ranker: str = "ltr"
-    host: str = "127.0.0.1"
-    port: int = 8000
-    # The address readers reach the page at ("https://plans.example.org"): citation links are
-    # built from it, never from a request's Host header; empty gives relative links.
-    public_url: str = ""
-    synonyms: Path | None = None  # a user's synonyms file, read after the shipped vocabulary
-    max_file_mb: float = MAX_FILE_MB
+    ("diversity", float, field(default=0.0)),
+]
 
-    @property
-    def max_file_bytes(self) -> int:
-        return int(self.max_file_mb * 2**20)
 
-    @classmethod
-    def from_env(cls, env: dict | None = None, **overrides) -> "Settings":
-        env = os.environ if env is None else env
-        root = Path(env.get("QA_HOME") or _project_root())
-        s = cls(
-            corpus_dir=Path(env.get("QA_CORPUS") or root / "corpus"),
-            index_dir=Path(env.get("QA_INDEX") or root / "index"),
-            model=env.get("QA_MODEL") or DEFAULT_MODEL,
-            encoder=env.get("QA_ENCODER") or "auto",
-            encoder_threads=int(env.get("QA_ENCODER_THREADS") or 0),
-            fusion=env.get("QA_FUSION") or "score",
-            dense_weight=float(env.get("QA_DENSE_WEIGHT") or 0.4),
-            sentence_weight=float(env.get("QA_SENTENCE_WEIGHT") or 0.5),
-            ranker=env.get("QA_RANKER") or "ltr",
-            host=env.get("QA_HOST") or "127.0.0.1",
-            port=int(env.get("QA_PORT") or 8000),
-            public_url=(env.get("QA_PUBLIC_URL") or "").rstrip("/"),
-            synonyms=Path(env["QA_SYNONYMS"]) if env.get("QA_SYNONYMS") else None,
-            max_file_mb=float(env.get("QA_MAX_FILE_MB") or MAX_FILE_MB),
-        )
-        return replace(s, **overrides) if overrides else s
+def _from_env(cls, env: dict | None = None, **overrides):
+    """The settings from QA_* variables (an empty one counts as unset), each validated;
+    SettingsError names the first variable that is wrong."""
+    env = os.environ if env is None else env
+    values = {}
+    for opt in OPTIONS:
+        raw = env.get(opt.env, "")
+        if raw == "":
+            values[opt.name] = opt.default(env) if callable(opt.default) else opt.default
+            continue
+        try:
+            values[opt.name] = opt.parse(raw)
+        except ValueError as e:
+            raise SettingsError(f"{opt.env}={raw!r}: {e}") from None
+    s = cls(**values)
+    return replace(s, **overrides) if overrides else s
+
+
+Settings = make_dataclass(
+    "Settings",
+    [(o.name, Any, field(default=None if callable(o.default) else o.default))
+     for o in OPTIONS] + _FIXED,
+    frozen=True,
+    namespace={"from_env": classmethod(_from_env), "__module__": __name__,
+               "max_file_bytes": property(lambda s: int(s.max_file_mb * 2**20)),
+               "__doc__": "Every setting: the OPTIONS table's fields and the fixed tuning."},
+)
+
+
+def describe(settings) -> list[dict]:
+    """Each setting's variable, value, default and help, for `qa settings`."""
+    return [{"env": o.env, "value": getattr(settings, o.name),
+             "default": None if callable(o.default) else o.default, "help": o.help}
+            for o in OPTIONS]

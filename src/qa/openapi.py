@@ -19,10 +19,21 @@ def _query(name: str, description: str, schema: dict, required: bool = False) ->
 
 
 # A deadline filter: a year or year-month; empty is what a form sends for "no limit".
-DUE = {"type": "string", "pattern": "^([0-9]{4}(-[0-9]{2})?)?$"}
+DUE = {"type": "string", "pattern": "^([0-9]{4}(-(0[1-9]|1[0-2]))?)?$"}
 
-ERRORS = {"400": _json(_ref("Error"), "The request is malformed"),
-          "404": _json(_ref("Error"), "No such resource")}
+# Every operation may meet these from the server in front of the app: a Host it does not
+# answer to or a request it cannot read (400), a request line too long (431), too many
+# connections from one address (503).
+SERVER_ERRORS = {
+    "400": _json(_ref("Error"), "The request is malformed, or its Host is not one this "
+                                "server answers to"),
+    "431": _json(_ref("Error"), "The request line or headers are too long"),
+    "503": _json(_ref("Error"), "Too many connections from this address, or too many long "
+                                "searches at once; try again after Retry-After seconds")}
+ERRORS = {**SERVER_ERRORS, "404": _json(_ref("Error"), "No such resource")}
+# A question must hold something other than white space and control characters.
+QUESTION = {"type": "string", "minLength": 1, "maxLength": MAX_QUERY_CHARS,
+            "pattern": "[^\\s\\u0000-\\u001f\\u007f-\\u009f]"}
 
 SCHEMAS = {
     "Error": {
@@ -155,60 +166,71 @@ SCHEMAS = {
                        "stale_files": {"type": "array", "items": {"type": "string"}}}},
 }
 
-PATHS = {
-    "/api/search": {"get": {
-        "summary": "Passages that answer a question, ranked and cited",
-        "parameters": [
-            _query("q", "the question", {"type": "string", "minLength": 1,
-                                         "maxLength": MAX_QUERY_CHARS}, required=True),
-            _query("k", "how many passages", {"type": "integer", "minimum": 1,
-                                              "maximum": MAX_K, "default": 10}),
-            _query("mode", "retriever", {"enum": list(MODES), "default": "hybrid"}),
-            _query("doc", "only this document: a doc_id from /api/documents (400 if unknown)",
-                   {"type": "string"}),
-            _query("area", "only documents of this area, as /api/documents names it, in any "
-                           "case (400 if unknown)", {"type": "string"})],
-        "responses": {"200": _json(_ref("SearchResult"), "The ranked passages"), **ERRORS}}},
-    "/api/documents": {"get": {
-        "summary": "Every document with its metadata",
-        "responses": {"200": _json({"type": "object", "required": ["documents"], "properties": {
-            "documents": {"type": "array", "items": _ref("DocumentMeta")}}}, "The documents")}}},
-    "/api/documents/{doc_id}": {"get": {
-        "summary": "One document with its full stored text",
-        "parameters": [{"name": "doc_id", "in": "path", "required": True,
-                        "schema": {"type": "string"}}],
-        "responses": {"200": _json(_ref("Document"), "The document"), **ERRORS}}},
-    "/healthz": {"get": {
-        "summary": "What the loaded index holds",
-        "responses": {"200": _json(_ref("Health"), "The index is loaded")}}},
-    "/api/commitments": {"get": {
-        "summary": "Commitments, targets and deadlines the plans state",
-        "parameters": [
-            _query("q", "only commitments with all these words (a phrase of the synonyms "
-                   "vocabulary also matches its terms)", {"type": "string"}),
-            _query("area", "only documents of this area", {"type": "string"}),
-            _query("doc", "only this document id", {"type": "string"}),
-            _query("due_before", "deadline ends before this year or month begins",
-                   DUE),
-            _query("due_after", "deadline begins after this year or month ends",
-                   DUE),
-            _query("sort", "order: document (default), due (soonest first, undated last) or "
-                   "area", {"enum": ["document", "due", "area"]})],
-        "responses": {"200": _json({"type": "object", "required": ["commitments"], "properties": {
-            "commitments": {"type": "array", "items": _ref("Commitment")}}}, "The commitments"),
-            "400": ERRORS["400"]}}},
-    "/api/openapi.json": {"get": {
-        "summary": "This description",
-        "responses": {"200": {"description": "OpenAPI 3.1 document"}}}},
-}
+def paths(doc: dict, area: dict) -> dict:
+    """The operations; doc and area are the filters' schemas (the served index's names)."""
+    return {
+        "/api/search": {"get": {
+            "summary": "Passages that answer a question, ranked and cited",
+            "parameters": [
+                _query("q", "the question; control characters are dropped", QUESTION, True),
+                _query("k", "how many passages", {"type": "integer", "minimum": 1,
+                                                  "maximum": MAX_K, "default": 10}),
+                _query("mode", "retriever", {"enum": list(MODES), "default": "hybrid"}),
+                _query("doc", "only this document: a doc_id from /api/documents (400 if "
+                              "unknown)", doc),
+                _query("area", "only documents of this area, as /api/documents names it, in "
+                               "any case (400 if unknown)", area)],
+            "responses": {"200": _json(_ref("SearchResult"), "The ranked passages"), **ERRORS}}},
+        "/api/documents": {"get": {
+            "summary": "Every document with its metadata",
+            "responses": {"200": _json({"type": "object", "required": ["documents"],
+                                        "properties": {"documents": {
+                                            "type": "array", "items": _ref("DocumentMeta")}}},
+                                       "The documents"), **SERVER_ERRORS}}},
+        "/api/documents/{doc_id}": {"get": {
+            "summary": "One document with its full stored text",
+            "parameters": [{"name": "doc_id", "in": "path", "required": True,
+                            "schema": {"type": "string"}}],
+            "responses": {"200": _json(_ref("Document"), "The document"), **ERRORS}}},
+        "/healthz": {"get": {
+            "summary": "What the loaded index holds",
+            "responses": {"200": _json(_ref("Health"), "The index is loaded"),
+                          **SERVER_ERRORS}}},
+        "/api/commitments": {"get": {
+            "summary": "Commitments, targets and deadlines the plans state",
+            "parameters": [
+                _query("q", "only commitments with all these words (a phrase of the synonyms "
+                       "vocabulary also matches its terms)",
+                       {"type": "string", "maxLength": MAX_QUERY_CHARS}),
+                _query("area", "only documents of this area (400 if unknown)", area),
+                _query("doc", "only this document id (400 if unknown)", doc),
+                _query("due_before", "deadline ends before this year or month begins",
+                       DUE),
+                _query("due_after", "deadline begins after this year or month ends",
+                       DUE),
+                _query("sort", "order: document (default), due (soonest first, undated "
+                       "last) or area", {"enum": ["document", "due", "area"]})],
+            "responses": {"200": _json({"type": "object", "required": ["commitments"],
+                                        "properties": {"commitments": {
+                                            "type": "array", "items": _ref("Commitment")}}},
+                                       "The commitments"), **SERVER_ERRORS}}},
+        "/api/openapi.json": {"get": {
+            "summary": "This description",
+            "responses": {"200": {"description": "OpenAPI 3.1 document"}, **SERVER_ERRORS}}},
+    }
 
 
-def spec() -> dict:
-    """The API description."""
+def spec(doc_ids: list[str] | None = None, areas: list[str] | None = None) -> dict:
+    """The API description; given the served index's document ids and areas, the filters
+    list them, so that a client (or a fuzzer) knows which values are accepted."""
+    def names(values):
+        # Empty is what a form sends for "any": no filter.
+        return {"type": "string", "enum": ["", *values]} if values else {"type": "string"}
+
     return {
         "openapi": "3.1.0",
         "info": {"title": "planqa", "version": __version__,
                  "description": "Cited passages and commitments from health-and-care plans."},
-        "paths": PATHS,
+        "paths": paths(names(doc_ids), names(areas)),
         "components": {"schemas": SCHEMAS},
     }

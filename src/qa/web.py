@@ -1,9 +1,16 @@
 """The web page and JSON API: a thin Flask shell over the searcher a source hands each request."""
 from __future__ import annotations
 
+import html
+import json
+import os
 import re
+import threading
+import time
+import weakref
 from dataclasses import dataclass
 from functools import lru_cache
+from http import HTTPStatus
 from pathlib import Path
 from urllib.parse import unquote_to_bytes
 
@@ -21,8 +28,6 @@ from .search import QueryError, Searcher
 WEB_DIR = Path(__file__).resolve().parent
 EXAMPLES = ("what is the stroke model?", "CWPT sickness absence",
             "when will shared care records be in place?", "what does LWAB stand for")
-# waitress worker threads: 8 requests searched side by side, the most eval/load.py measures.
-THREADS = 8
 # Everything of a search a results link carries, so "Back to results" returns to the same list.
 SEARCH_ARGS = ("q", "doc", "area", "k", "mode")
 # The pages a document view leads back to, by path, and what its link says.
@@ -31,6 +36,55 @@ ORIGINS = {"/search": "Back to results", "/commitments": "Back to the commitment
 MODE_OPTIONS = (("hybrid", "Words and meaning"), ("bm25", "Exact words"), ("dense", "Meaning only"))
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+HTTP_REASONS = {s.value: s.phrase for s in HTTPStatus}
+SECURITY_HEADERS = (("Content-Security-Policy", CSP), ("X-Content-Type-Options", "nosniff"),
+                    ("X-Frame-Options", "DENY"), ("Referrer-Policy", "same-origin"))
+INTERNAL_ERROR = "Something went wrong on our side."
+
+
+def wants_json(path: str) -> bool:
+    """Whether errors on this path are JSON (the API) rather than an HTML page."""
+    return path.startswith("/api/") or path in ("/api", "/healthz")
+
+
+def error_face(status: int, code: str, message: str):
+    """The one face of an error, inside a request: JSON on the API, the error page elsewhere."""
+    if wants_json(request.path):
+        return jsonify({"error": {"code": code, "message": message}}), status
+    return render_template("error.html", status=status, message=message), status
+
+
+def render_error(app: Flask, status: int, code: str, message: str, path: str):
+    """An error response made outside any request the app saw (the server refusing a
+    connection, a malformed request, a forbidden Host), with the same face and headers as the
+    app's own errors: (status line, headers, body). The request context is built on a fixed
+    host, so nothing the client sent reaches the page."""
+    api = wants_json(path)
+    try:
+        with app.test_request_context("/api/" if api else "/", base_url="http://localhost/"):
+            resp = app.process_response(app.make_response(error_face(status, code, message)))
+            body, headers = resp.get_data(), list(resp.headers.items())
+    except Exception:  # no page can be drawn (no index to hand): a bare one still can
+        app.logger.exception("error page failed")
+        if api:
+            body = json.dumps({"error": {"code": code, "message": message}}).encode()
+            kind = "application/json"
+        else:
+            body = (f'<!doctype html><html lang="en"><title>{status} – planqa</title>'
+                    f"<h1>{html.escape(message)}</h1></html>").encode()
+            kind = "text/html; charset=utf-8"
+        headers = [("Content-Type", kind), *SECURITY_HEADERS]
+    headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
+    return f"{status} {HTTP_REASONS.get(status, 'Error')}", headers, body
+
+
+class App(Flask):
+    def make_default_options_response(self):
+        # OPTIONS says which methods a path takes, and nothing else.
+        resp = super().make_default_options_response()
+        resp.status_code = 204
+        del resp.headers["Content-Type"]
+        return resp
 
 
 class BadRequest(Exception):
@@ -121,6 +175,39 @@ def _corpus_summary(searcher: Searcher) -> dict:
     return {"documents": len(docs), "areas": searcher.areas, "years": span}
 
 
+class Staleness:
+    """The index's stale files for /healthz, which monitors poll: the corpus folder is looked
+    at no more often than every `every` seconds, and its files are hashed again only when
+    their names, sizes or modification times have changed."""
+
+    def __init__(self, every: float = 5.0):
+        self.every = every
+        self._lock = threading.Lock()
+        # The searcher (weakly: a switched-out index must be free to go), checked at, signature.
+        self._last: tuple = (lambda: None, 0.0, None, [])
+
+    @staticmethod
+    def signature(folder: Path) -> tuple:
+        try:
+            stats = [(e.name, e.stat()) for e in os.scandir(folder) if e.is_file()]
+        except OSError:
+            return ()
+        return tuple(sorted((name, st.st_size, st.st_mtime_ns) for name, st in stats))
+
+    def of(self, searcher: Searcher) -> list[str]:
+        with self._lock:
+            seen_ref, at, sig, result = self._last
+            seen, now = seen_ref(), time.monotonic()
+            if seen is searcher and now - at < self.every:
+                return result
+            folder = searcher.settings.corpus_dir
+            new_sig = self.signature(folder)
+            if seen is not searcher or new_sig != sig:
+                result = searcher.index.stale_files(folder)
+            self._last = (weakref.ref(searcher), now, new_sig, result)
+            return result
+
+
 class Fixed:
     """A source that always hands out one searcher (tests, a server that never reloads)."""
 
@@ -158,8 +245,8 @@ def create_app(source) -> Flask:
     answer the next request with (so a server can switch indexes between requests)."""
     if isinstance(source, Searcher):
         source = Fixed(source)
-    app = Flask(__name__, template_folder=str(WEB_DIR / "templates"),
-                static_folder=str(WEB_DIR / "static"), static_url_path="/static")
+    app = App(__name__, template_folder=str(WEB_DIR / "templates"),
+              static_folder=str(WEB_DIR / "static"), static_url_path="/static")
     app.config["JSON_SORT_KEYS"] = False
     app.json.ensure_ascii = False
     app.extensions["searchers"] = source
@@ -181,28 +268,17 @@ def create_app(source) -> Flask:
 
     @app.after_request
     def _headers(resp):
-        resp.headers["Content-Security-Policy"] = CSP
-        resp.headers["X-Content-Type-Options"] = "nosniff"
-        resp.headers["X-Frame-Options"] = "DENY"
-        resp.headers["Referrer-Policy"] = "same-origin"
+        resp.headers.update(SECURITY_HEADERS)
         return resp
-
-    def _wants_json() -> bool:
-        return request.path.startswith("/api/") or request.path == "/healthz"
-
-    def _error(status: int, code: str, message: str):
-        if _wants_json():
-            return jsonify({"error": {"code": code, "message": message}}), status
-        return render_template("error.html", status=status, message=message), status
 
     @app.errorhandler(BadRequest)
     def _bad_request(e: BadRequest):
-        return _error(e.status, e.code, e.message)
+        return error_face(e.status, e.code, e.message)
 
     @app.errorhandler(HTTPException)
     def _http_error(e: HTTPException):
-        body, status = _error(e.code or 500, (e.name or "error").lower().replace(" ", "_"),
-                              e.description or e.name)
+        body, status = error_face(e.code or 500, (e.name or "error").lower().replace(" ", "_"),
+                                  e.description or e.name)
         # Keep what the exception says beside its page, such as a 405's Allow (RFC 9110).
         extra = [(k, v) for k, v in e.get_headers() if k.lower() != "content-type"]
         return body, status, extra
@@ -210,7 +286,7 @@ def create_app(source) -> Flask:
     @app.errorhandler(Exception)
     def _unexpected(e: Exception):
         app.logger.exception("unhandled error")
-        return _error(500, "internal_error", "Something went wrong on our side.")
+        return error_face(500, "internal_error", INTERNAL_ERROR)
 
     # --- pages ------------------------------------------------------------------------------
 
@@ -277,6 +353,8 @@ def create_app(source) -> Flask:
             raise BadRequest(f"unknown document {doc_id!r}", "not_found", 404)
         return jsonify({**doc.meta(), "text": doc.text})
 
+    staleness = Staleness()
+
     @app.get("/healthz")
     def healthz():
         searcher = current()
@@ -284,11 +362,12 @@ def create_app(source) -> Flask:
         return jsonify({"status": "ok", "documents": m["documents"], "passages": m["passages"],
                         "model": m["model"], "encoder": m.get("encoder", ""),
                         "dimensions": m["dimensions"], "built_at": m["built_at"],
-                        "stale_files": searcher.index.stale_files(searcher.settings.corpus_dir)})
+                        "stale_files": staleness.of(searcher)})
 
     @app.get("/api/openapi.json")
     def api_openapi():
-        return jsonify(openapi.spec())
+        searcher = current()
+        return jsonify(openapi.spec([d.doc_id for d in searcher.index.docs], searcher.areas))
 
     commitments_web.register(app, current)
     return app
@@ -388,12 +467,3 @@ def _split_highlight(text: str, spans: list) -> list[tuple[str, bool]]:
         pos = b
     out.append((text[pos:], False))
     return [(t, m) for t, m in out if t]
-
-
-def serve(searcher: Searcher, host: str = "127.0.0.1", port: int = 8000) -> None:
-    """Serve with waitress, a production WSGI server; the index stays loaded between requests."""
-    from waitress import serve as waitress_serve
-
-    searcher.search("warm up", k=1)  # load the model before the first visitor, not during
-    print(f"planqa: serving on http://{host}:{port}/", flush=True)
-    waitress_serve(create_app(searcher), host=host, port=port, threads=THREADS, ident="planqa")

@@ -64,19 +64,22 @@ class SearchResult:
 
 
 def validate(query, k, mode: str, fusion: str | None = None) -> tuple[str, int]:
+    if isinstance(query, str):
+        # Control characters carry no words: line breaks and tabs part words as spaces do,
+        # the rest (NUL, ESC, DEL, C1) go; a question of nothing else is empty.
+        query = "".join(" " if c.isspace() else c for c in query
+                        if c.isspace() or not (ord(c) < 32 or 127 <= ord(c) < 160))
     if not isinstance(query, str) or not query.strip():
         raise QueryError("the query is empty: ask a question, e.g. \"what is the stroke model?\"")
     query = query.strip()
     if len(query) > MAX_QUERY_CHARS:
         raise QueryError(f"the query is {len(query):,} characters long; the limit is "
                          f"{MAX_QUERY_CHARS:,}")
-    if isinstance(k, bool) or not isinstance(k, int):
-        try:
-            k = int(str(k).strip())
-        except ValueError:
-            raise QueryError(f"k must be a whole number from 1 to {MAX_K}, not {k!r}") from None
-    if not 1 <= k <= MAX_K:
-        raise QueryError(f"k must be a whole number from 1 to {MAX_K}, not {k}")
+    if isinstance(k, str) and k.isascii() and k.isdigit():
+        k = int(k)
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_K:
+        # Only ASCII digits: int() would also read "1_0", " 5 " and other scripts' digits.
+        raise QueryError(f"k must be a whole number from 1 to {MAX_K}, not {k!r}")
     if mode not in MODES:
         raise QueryError(f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
     if fusion is not None and fusion not in FUSIONS:

@@ -1,0 +1,361 @@
+"""The WSGI server in front of the app: waitress, with limits that keep a few hostile or
+heavy clients from shutting out the rest, one face for every error it sends, a Host check,
+and one log line per request.
+
+Why waitress rather than cheroot or gunicorn: its connections wait in one event loop and
+take a worker thread only once a whole request has arrived, so held sockets cost a file
+descriptor, not a worker; and its channel, parser and error task are classes meant to be
+replaced, which is all the limits and error faces below need (eval/README.md, "Serving").
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import signal
+import socket
+import sys
+import threading
+import time
+from urllib.parse import parse_qs
+
+from waitress.channel import HTTPChannel
+from waitress.parser import HTTPRequestParser
+from waitress.server import create_server
+from waitress.task import ErrorTask
+from waitress.utilities import Error
+
+from .web import INTERNAL_ERROR, create_app, render_error
+
+log = logging.getLogger("qa.requests")
+
+# A search is heavy when its question is long or it asks for many passages: encoding up to
+# 256 tokens and highlighting 50 passages costs several light searches (eval/load.py --heavy).
+HEAVY_CHARS = 200
+HEAVY_K = 20
+HEAVY_PATHS = ("/api/search", "/search")
+# Worker threads a heavy search may never take (waiting for its slot or running): those stay
+# free for short questions however many long ones queue.
+LIGHT_THREADS = 4
+# A connection over its client's cap gets this long to say what it wants, then its 503.
+OVER_CAP_SECONDS = 1.0
+MAX_REQUEST_BODY = 64 * 1024  # the API reads no bodies; this bounds what is drained
+MAX_REQUEST_HEADERS = 16 * 1024
+
+
+class Busy(Error):
+    code = 503
+    reason = "Service Unavailable"
+
+
+# --- the host check, the heavy lane, the log line: a WSGI layer round the app -------------
+
+def host_name(host_header: str) -> str:
+    """The name part of a Host header, lower case, without port or trailing dot."""
+    h = host_header.strip().lower()
+    if h.startswith("["):  # [::1]:8000
+        h = h[1:h.find("]")] if "]" in h else h
+    elif h.count(":") == 1:
+        h = h.split(":", 1)[0]
+    return h.rstrip(".")
+
+
+def question_chars(query_string: str) -> int:
+    return len(parse_qs(query_string).get("q", [""])[0])
+
+
+def is_heavy(path: str, query_string: str) -> bool:
+    if path not in HEAVY_PATHS:
+        return False
+    args = parse_qs(query_string)
+    k = args.get("k", [""])[0]
+    return (len(args.get("q", [""])[0]) > HEAVY_CHARS
+            or (k.isascii() and k.isdigit() and int(k) > HEAVY_K))
+
+
+class Guard:
+    """The app behind three checks: a Host it answers to, a bounded number of heavy searches
+    at once (so short questions keep a core), and no exception reaching the server; and one
+    log line for each request."""
+
+    def __init__(self, app, allowed_hosts, heavy_slots: int, heavy_waiting: int,
+                 log_line):
+        self.app = app  # the Flask app: also what draws the error pages
+        self.allowed = frozenset(allowed_hosts)
+        self.heavy = threading.BoundedSemaphore(heavy_slots)
+        self.heavy_waiting = heavy_waiting
+        self._waiting = 0
+        self._lock = threading.Lock()
+        self.log_line = log_line
+
+    def __call__(self, environ, start_response):
+        t0 = time.perf_counter()
+        path, qs = environ.get("PATH_INFO", ""), environ.get("QUERY_STRING", "")
+        status = []
+
+        def start(s, headers, exc_info=None):
+            status.append(s)
+            return start_response(s, headers, exc_info)
+
+        try:
+            body = self._answer(environ, start, path, qs)
+        finally:
+            self.log_line(environ.get("REQUEST_METHOD", ""), path, question_chars(qs),
+                          int(status[-1][:3]) if status else 500,
+                          (time.perf_counter() - t0) * 1000)
+        return body
+
+    def _answer(self, environ, start, path, qs):
+        if host_name(environ.get("HTTP_HOST", "")) not in self.allowed:
+            # The Host is not repeated: it is the attacker's text (DNS rebinding, cache poison).
+            return self._error(start, 400, "host_not_allowed",
+                               "This server does not answer to that host name.", path)
+        if not is_heavy(path, qs):
+            return self._run(environ, start, path)
+        with self._lock:
+            if self._waiting >= self.heavy_waiting:
+                return self._error(start, 503, "busy", "Too many long searches at once; "
+                                   "try again in a moment.", path, [("Retry-After", "1")])
+            self._waiting += 1
+        try:
+            with self.heavy:
+                return self._run(environ, start, path)
+        finally:
+            with self._lock:
+                self._waiting -= 1
+
+    def _run(self, environ, start, path):
+        try:
+            # Flask answers in full here (no streamed bodies), so the list is the whole work
+            # and an exception can still be answered in the app's face.
+            result = self.app(environ, start)
+            try:
+                return list(result)
+            finally:
+                if hasattr(result, "close"):
+                    result.close()
+        except Exception:
+            logging.getLogger("qa.server").exception("the app failed")
+            return self._error(start, 500, "internal_error", INTERNAL_ERROR, path,
+                               exc_info=sys.exc_info())
+
+    def _error(self, start, status, code, message, path, extra=(), exc_info=None):
+        line, headers, body = render_error(self.app, status, code, message, path)
+        start(line, headers + list(extra), exc_info)
+        return [body]
+
+
+def log_writer(fmt: str):
+    """The log_line function for a format: text or one JSON object a line. The path is the
+    client's text: shortened and escaped, so it cannot forge a line of its own."""
+    def safe(path: str) -> str:
+        return path[:200].encode("latin-1", "replace").decode("ascii", "backslashreplace")
+
+    def text(method, path, q_chars, status, ms):
+        q = f" q_chars={q_chars}" if q_chars else ""
+        log.info("%s %s%s %d %.1fms", safe(method), safe(path), q, status, ms)
+
+    def jsonl(method, path, q_chars, status, ms):
+        log.info(json.dumps({"time": round(time.time(), 3), "method": safe(method),
+                             "path": safe(path), "q_chars": q_chars, "status": status,
+                             "ms": round(ms, 1)}))
+    return jsonl if fmt == "json" else text
+
+
+# --- waitress, with connection limits and the errors it makes itself in the app's face ------
+
+class Parser(HTTPRequestParser):
+    head = b""  # the first bytes: where a request too big to parse was going
+
+    def received(self, data):
+        if not self.head:
+            self.head = bytes(data[:512])
+        return super().received(data)
+
+    def target(self) -> tuple[str, str]:
+        """Method and path from the request line, even when the request failed to parse."""
+        m = re.match(rb"([A-Za-z]{1,20}) +(?:https?://[^/\s]*)?(/[^\s?#]*)", self.head)
+        if not m:
+            return "", ""
+        return m.group(1).decode("ascii"), m.group(2).decode("latin-1")
+
+
+class Limits:
+    """What the server's channels share: connections per client address, the request
+    deadline, the app that draws error pages and the request log."""
+
+    def __init__(self, settings, flask_app, log_line):
+        self.cap, self.read_timeout = settings.max_per_client, settings.read_timeout
+        self.flask_app, self.log_line = flask_app, log_line
+        self.per_client: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def admit(self, client: str) -> bool:
+        """Count a new connection; True when it is over its client's cap."""
+        with self._lock:
+            n = self.per_client.get(client, 0) + 1
+            self.per_client[client] = n
+            return n > self.cap
+
+    def release(self, client: str) -> None:
+        with self._lock:
+            n = self.per_client.get(client, 1) - 1
+            if n:
+                self.per_client[client] = n
+            else:
+                self.per_client.pop(client, None)
+
+    def overdue(self, channels, now: float) -> None:
+        """Close the connections owing a request for longer than allowed. waitress drops one
+        only after it has been silent a while, so a byte now and then kept it for ever."""
+        for ch in channels:
+            if ch.requests or ch.total_outbufs_len or not isinstance(ch, Channel):
+                continue
+            limit = OVER_CAP_SECONDS if ch.over_cap else self.read_timeout
+            if now - ch.waiting_since > limit:
+                ch.will_close = True
+
+
+class FaceErrorTask(ErrorTask):
+    """waitress's own errors (bad request line, headers too large, a busy client) in the same
+    face as the app's: JSON on the API, the HTML error page elsewhere, security headers."""
+
+    def execute(self):
+        e, limits = self.request.error, self.channel.limits
+        method, path = (self.request.target() if isinstance(self.request, Parser)
+                        else ("", ""))
+        code = {400: "bad_request", 431: "headers_too_large", 413: "request_too_large",
+                503: "busy"}.get(e.code, "error")
+        message = {400: "The request could not be read: its request line or headers are "
+                        "malformed.",
+                   431: "The request line or headers are too long.",
+                   503: "Too many connections from your address; try again shortly."
+                   }.get(e.code, f"{e.reason}.")
+        line, headers, body = render_error(limits.flask_app, e.code, code, message, path)
+        self.status = line
+        self.response_headers.extend(h for h in headers if h[0].lower() != "connection")
+        if e.code == 503:
+            self.response_headers.append(("Retry-After", "5"))
+        self.set_close_on_finish()
+        self.content_length = len(body)
+        self.write(body)
+        limits.log_line(method, path, 0, e.code, 0.0)
+
+
+class Channel(HTTPChannel):
+    parser_class = Parser
+    error_task_class = FaceErrorTask
+    counted = False
+
+    def __init__(self, server, sock, addr, adj, map=None):
+        super().__init__(server, sock, addr, adj, map)
+        self.limits = server.limits
+        self.client = addr[0] if isinstance(addr, tuple) else str(addr)
+        self.waiting_since = time.monotonic()  # since when a whole request is owed
+        self.over_cap = self.limits.admit(self.client)
+        self.counted = True
+
+    def service(self):
+        if self.over_cap and self.requests and not self.requests[0].error:
+            self.requests[0].error = Busy("too many connections from one address")
+        super().service()
+        self.waiting_since = time.monotonic()
+
+    def del_channel(self, map=None):
+        if self.counted:
+            self.counted = False
+            self.limits.release(self.client)
+        super().del_channel(map)
+
+
+class Server:
+    """waitress's TCP server with a cap per client address and a deadline for each request."""
+
+    def __init__(self, guard: Guard, host: str, port: int, settings, sockets=None):
+        where = {"sockets": sockets} if sockets else {"host": host, "port": port}
+        inner = create_server(
+            guard, **where, threads=settings.threads, ident="planqa",
+            connection_limit=settings.max_connections,
+            channel_timeout=max(1, int(settings.read_timeout)), cleanup_interval=1,
+            asyncore_use_poll=True, max_request_body_size=MAX_REQUEST_BODY,
+            max_request_header_size=MAX_REQUEST_HEADERS, expose_tracebacks=False)
+        # waitress builds its server itself: the channel class and the hooks go on the instance.
+        inner.channel_class = Channel
+        inner.limits = limits = Limits(settings, guard.app, guard.log_line)
+        idle_check = inner.maintenance
+
+        def maintenance(now):
+            idle_check(now)
+            limits.overdue(list(inner.active_channels.values()), time.monotonic())
+
+        inner.maintenance = maintenance
+        self.inner = inner
+
+    @property
+    def port(self) -> int:
+        return int(self.inner.effective_port)
+
+    def run(self) -> None:
+        self.inner.run()
+
+    def close(self) -> None:
+        self.inner.close()
+        self.inner.task_dispatcher.shutdown()
+
+
+def allowed_hosts(settings, host: str) -> tuple[str, ...]:
+    extra = () if host in ("", "0.0.0.0", "::") else (host_name(host),)
+    return tuple(settings.allowed_hosts) + extra
+
+
+def make_server(source, settings, host: str | None = None, port: int | None = None,
+                sockets=None) -> Server:
+    """The server over `source` (a Searcher, or anything with current()), bound (or on the
+    listening `sockets` given) but not yet running; port 0 picks a free one (tests, eval)."""
+    host = settings.host if host is None else host
+    port = settings.port if port is None else port
+    app = create_app(source)
+    guard = Guard(app, allowed_hosts(settings, host), settings.heavy_slots,
+                  heavy_waiting=max(1, settings.threads - LIGHT_THREADS),
+                  log_line=log_writer(settings.log_format))
+    return Server(guard, host, port, settings, sockets)
+
+
+def serve(source, host: str, port: int, settings) -> None:
+    """Serve until interrupted; the index stays loaded between requests. With
+    settings.workers > 1 the index is loaded once and that many processes are forked to
+    share the listening socket and, copy-on-write, the index's memory."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s" if settings.log_format == "json"
+                                           else "%(asctime)s %(message)s"))
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    searcher = source.current() if hasattr(source, "current") else source
+    searcher.search("warm up", k=1)  # load the model before the first visitor, not during
+    if settings.workers == 1:
+        server = make_server(source, settings, host, port)
+        print(f"planqa: serving on http://{host}:{server.port}/", flush=True)
+        server.run()
+        return
+    listener = socket.create_server((host, port), backlog=1024)
+    print(f"planqa: serving on http://{host}:{listener.getsockname()[1]}/ "
+          f"with {settings.workers} processes", flush=True)
+    children = []
+    for _ in range(settings.workers):
+        pid = os.fork()
+        if pid == 0:
+            signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+            make_server(source, settings, host, port, sockets=[listener]).run()
+            os._exit(0)
+        children.append(pid)
+    try:
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        os.waitpid(children[0], 0)
+    finally:
+        for pid in children:
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass

@@ -1,0 +1,336 @@
+"""The real app under its real server (qa.server): refused input, the Host check, the server's
+own errors in the app's face, held sockets, settings errors, request logs, cached health."""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, qa_cli, validate
+from qa.search import Searcher
+from qa.server import make_server
+from qa.web import SECURITY_HEADERS, Staleness
+
+READ_TIMEOUT = 1.0
+
+
+@pytest.fixture(scope="module")
+def server(searcher, settings):
+    s = make_server(searcher, replace(settings, read_timeout=READ_TIMEOUT, log_format="json"),
+                    "127.0.0.1", 0)
+    threading.Thread(target=s.run, daemon=True).start()
+    yield s
+    s.close()
+
+
+def raw(port: int, data: bytes, source: str = "127.0.0.1", timeout: float = 10) -> bytes:
+    """Send bytes as they are and read the whole answer (the sender runs beside the reader,
+    since the server may answer before a large request is all sent)."""
+    sock = socket.socket()
+    sock.bind((source, 0))
+    sock.settimeout(timeout)
+    sock.connect(("127.0.0.1", port))
+
+    def send():
+        try:
+            sock.sendall(data)
+        except OSError:
+            pass  # the server answered and closed before reading it all: what is tested
+
+    sender = threading.Thread(target=send)
+    sender.start()
+    out = b""
+    try:
+        while chunk := sock.recv(65536):
+            out += chunk
+    except ConnectionResetError:
+        pass
+    sender.join()
+    sock.close()
+    return out
+
+
+def parse(response: bytes) -> tuple[int, dict, bytes]:
+    head, _, body = response.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {k.lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:])}
+    return int(lines[0].split()[1]), headers, body
+
+
+def get(port: int, target: str, host: str = "localhost", method: str = "GET"):
+    req = f"{method} {target} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    return parse(raw(port, req.encode("utf-8")))
+
+
+def assert_face(status, headers, body, expected: int, api: bool) -> dict | None:
+    assert status == expected
+    for name, value in SECURITY_HEADERS:
+        assert headers[name.lower()] == value
+    if api:
+        assert headers["content-type"] == "application/json"
+        err = json.loads(body)["error"]
+        assert err["code"] and err["message"]
+        return err
+    assert headers["content-type"].startswith("text/html")
+    assert b"<!doctype html>" in body
+    return None
+
+
+@pytest.mark.parametrize("query", ["q=%00", "q=%01%1b%7f", "q=%20%09%0a", "q=%c2%85%c2%9f",
+                                   "q=stroke&k=1_0", "q=stroke&k=%D9%A5", "q=stroke&k=%205%20",
+                                   "q=stroke&k=0", "q=stroke&k=51", "q=stroke&doc=nope",
+                                   "q=stroke&area=Atlantis", "q=stroke&mode=magic"])
+def test_refused_input_is_a_400_the_openapi_describes(server, spec, query):
+    status, headers, body = get(server.port, f"/api/search?{query}")
+    assert_face(status, headers, body, 400, api=True)
+    validate(spec, "/api/search", 400, json.loads(body))
+
+
+def test_control_characters_inside_a_question_are_dropped(server):
+    status, _, body = get(server.port, "/api/search?q=stroke%00%1b%7f%0amodel")
+    assert status == 200
+    assert json.loads(body)["query"] == "stroke model"
+
+
+def test_k_as_plain_digits_is_read(server):
+    status, _, body = get(server.port, "/api/search?q=stroke&k=07")
+    assert status == 200 and json.loads(body)["k"] == 7
+
+
+def test_options_says_what_a_path_allows(server):
+    status, headers, body = get(server.port, "/api/search", method="OPTIONS")
+    assert status == 204 and body == b""
+    assert {"GET", "HEAD", "OPTIONS"} <= {m.strip() for m in headers["allow"].split(",")}
+
+
+FORGED = ["evil.example", "a" * 64 + ".example", "a..b", ".", "localhost.evil.example",
+          "127.0.0.1.nip.io:8000"]
+
+
+@pytest.mark.parametrize("host", FORGED)
+def test_a_forged_host_gets_a_400_and_never_reaches_a_page(server, host):
+    status, headers, body = get(server.port, "/api/search?q=stroke", host=host)
+    err = assert_face(status, headers, body, 400, api=True)
+    assert err["code"] == "host_not_allowed"
+    status, headers, body = get(server.port, "/search?q=stroke", host=host)
+    assert_face(status, headers, body, 400, api=False)
+    if len(host) > 3:  # "." and "a..b" are in any page
+        assert host.encode() not in body
+
+
+@pytest.mark.parametrize("host", ["localhost", "127.0.0.1", "LOCALHOST:8000", "localhost."])
+def test_allowed_hosts_are_answered(server, host):
+    status, _, body = get(server.port, "/search?q=stroke", host=host)
+    assert status == 200 and b"stroke" in body.lower()
+
+
+def test_allowed_hosts_come_from_the_setting(searcher, settings):
+    s = make_server(searcher, replace(settings, allowed_hosts=("plans.example",)),
+                    "127.0.0.1", 0)
+    threading.Thread(target=s.run, daemon=True).start()
+    try:
+        assert get(s.port, "/healthz", host="plans.example")[0] == 200
+        assert get(s.port, "/healthz", host="localhost")[0] == 400
+        assert get(s.port, "/healthz", host="127.0.0.1")[0] == 200  # the address it listens on
+    finally:
+        s.close()
+
+
+@pytest.mark.parametrize("path,api", [("/api/search?q=", True), ("/search?q=", False)])
+def test_an_unreadable_request_gets_the_apps_face(server, path, api):
+    # A raw 0xFF byte in the request line: waitress refuses it before the app sees it.
+    status, headers, body = parse(raw(server.port, f"GET {path}".encode() +
+                                      b"\xff HTTP/1.1\r\nHost: localhost\r\n\r\n"))
+    assert_face(status, headers, body, 400, api)
+
+
+@pytest.mark.parametrize("path,api", [("/api/search?q=", True), ("/search?q=", False)])
+def test_a_megabyte_url_gets_a_431_in_the_apps_face(server, path, api):
+    status, headers, body = parse(raw(server.port, f"GET {path}".encode() + b"a" * 1_000_000 +
+                                      b" HTTP/1.1\r\nHost: localhost\r\n\r\n"))
+    assert_face(status, headers, body, 431, api)
+
+
+class Broken:
+    """A source that cannot hand out a searcher (say, an index switch gone wrong)."""
+
+    def current(self):
+        raise RuntimeError("no index")
+
+
+@pytest.mark.parametrize("path,api", [("/api/search?q=stroke", True), ("/", False),
+                                      ("/search?q=stroke", False)])
+def test_a_server_error_gets_the_apps_face(settings, path, api):
+    s = make_server(Broken(), settings, "127.0.0.1", 0)
+    threading.Thread(target=s.run, daemon=True).start()
+    try:
+        status, headers, body = get(s.port, path)
+        assert_face(status, headers, body, 500, api)
+        assert b"no index" not in body and b"Traceback" not in body
+    finally:
+        s.close()
+
+
+def test_held_sockets_do_not_stop_another_client(server):
+    """200 sockets from one address (127.0.0.2: loopback, another client to the server), each
+    sending an unfinished request and a byte now and then, while 127.0.0.1 asks questions."""
+    held = []
+    for _ in range(200):
+        s = socket.socket()
+        s.bind(("127.0.0.2", 0))
+        s.connect(("127.0.0.1", server.port))
+        s.sendall(b"GET /api/search?q=stroke HTTP/1.1\r\nHost: localhost\r\n")
+        s.setblocking(False)
+        held.append(s)
+    for i in range(5):
+        status, _, body = get(server.port, f"/api/search?q=stroke+{i}")
+        assert status == 200 and json.loads(body)["results"]
+    # A byte a second does not keep a connection: a whole request is owed within the timeout.
+    deadline, open_ = time.monotonic() + READ_TIMEOUT + 5, set(range(len(held)))
+    while open_ and time.monotonic() < deadline:
+        for n in list(open_):
+            try:
+                if held[n].recv(1024) == b"":
+                    open_.discard(n)
+            except BlockingIOError:
+                try:
+                    held[n].send(b"X")
+                except OSError:
+                    open_.discard(n)
+            except OSError:
+                open_.discard(n)
+        time.sleep(0.3)
+    for s in held:
+        s.close()
+    assert not open_, f"{len(open_)} trickling sockets still open"
+
+
+def test_connections_over_a_clients_cap_get_a_503_in_the_apps_face(searcher, settings):
+    s = make_server(searcher, replace(settings, max_per_client=2), "127.0.0.1", 0)
+    threading.Thread(target=s.run, daemon=True).start()
+    try:
+        keep = [socket.create_connection(("127.0.0.1", s.port)) for _ in range(2)]
+        time.sleep(0.3)
+        status, headers, body = get(s.port, "/api/documents")
+        err = assert_face(status, headers, body, 503, api=True)
+        assert err["code"] == "busy" and headers["retry-after"]
+        for k in keep:
+            k.close()
+        time.sleep(0.3)
+        assert get(s.port, "/api/documents")[0] == 200
+    finally:
+        s.close()
+
+
+@pytest.mark.parametrize("env,name", [({"QA_PORT": "99999"}, "QA_PORT"),
+                                      ({"QA_PORT": "1_0"}, "QA_PORT"),
+                                      ({"QA_FUSION": "bogus"}, "QA_FUSION"),
+                                      ({"QA_DENSE_WEIGHT": "1.5"}, "QA_DENSE_WEIGHT"),
+                                      ({"QA_DENSE_WEIGHT": "nan"}, "QA_DENSE_WEIGHT"),
+                                      ({"QA_ENCODER": "gpu"}, "QA_ENCODER"),
+                                      ({"QA_ALLOWED_HOSTS": " , "}, "QA_ALLOWED_HOSTS"),
+                                      ({"QA_READ_TIMEOUT": "0"}, "QA_READ_TIMEOUT"),
+                                      ({"QA_LOG_FORMAT": "xml"}, "QA_LOG_FORMAT")])
+def test_a_bad_setting_is_one_line_naming_the_variable(env, name):
+    for args in (["serve", "--no-build"], ["info"]):
+        r = qa_cli(*args, env_extra=env, timeout=60)
+        assert r.returncode == 2
+        assert r.stderr.startswith(f"qa: error: {name}=") and r.stderr.count("\n") == 1
+        assert "Traceback" not in r.stderr
+
+
+def test_qa_settings_lists_every_variable_with_its_help():
+    from qa.config import OPTIONS
+
+    r = qa_cli("settings", env_extra={"QA_PORT": "8123"})
+    assert r.returncode == 0
+    for opt in OPTIONS:
+        assert f"{opt.env}=" in r.stdout and opt.help in r.stdout
+    assert "QA_PORT=8123" in r.stdout
+
+
+def test_request_logs_give_the_question_length_not_its_words(server):
+    lines = []
+    handler = logging.Handler()
+    handler.emit = lambda record: lines.append(record.getMessage())
+    logger = logging.getLogger("qa.requests")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        question = "where is the zebrafish stroke pathway"
+        get(server.port, "/api/search?" + urllib.parse.urlencode({"q": question}))
+        get(server.port, "/api/search?q=%00")
+        parse(raw(server.port, b"GET /api/\xff HTTP/1.1\r\nHost: localhost\r\n\r\n"))
+    finally:
+        logger.removeHandler(handler)
+    records = [json.loads(line) for line in lines]
+    assert [r["status"] for r in records] == [200, 400, 400]
+    assert records[0] == {**records[0], "method": "GET", "path": "/api/search",
+                          "q_chars": len(question)}
+    assert all(isinstance(r["ms"], float) for r in records)
+    assert not any("zebrafish" in line for line in lines)
+
+
+def test_client_errors_leave_no_traceback(settings, cli_env, tmp_path):
+    """`qa serve` in a process of its own, sent bad input of every kind: its log has one
+    line a request and no traceback."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    err = open(tmp_path / "err", "w+")
+    proc = subprocess.Popen([sys.executable, "-m", "qa.cli", "serve", "--no-build", "--port",
+                             str(port)], env={**os.environ, "HF_HUB_OFFLINE": "1", **cli_env}, cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=err)
+    try:
+        for _ in range(600):
+            try:
+                if get(port, "/healthz")[0] == 200:
+                    break
+            except OSError:
+                time.sleep(0.2)
+        for target in ("/api/search?q=%00", "/api/search?q=x&k=1_0", "/search?q=x&k=%D9%A5",
+                       "/doc/nope", "/api/documents/nope"):
+            assert get(port, target)[0] in (400, 404)
+        assert get(port, "/search?q=stroke", host="a" * 70 + ".example")[0] == 400
+        parse(raw(port, b"GET /api/\xff HTTP/1.1\r\nHost: localhost\r\n\r\n"))
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    err.seek(0)
+    log = err.read()
+    assert "Traceback" not in log
+    assert len([ln for ln in log.splitlines() if " /" in ln]) >= 8
+
+
+def test_health_hashes_the_corpus_only_when_it_changes(index, settings, tmp_path):
+    corpus = tmp_path / "corpus"
+    shutil.copytree(settings.corpus_dir, corpus)
+    searcher = Searcher(index, replace(settings, corpus_dir=corpus))
+    assert Staleness(every=0).of(searcher) == []
+    cached = Staleness(every=60)
+    assert cached.of(searcher) == []
+    changed = sorted(p for p in corpus.iterdir() if p.suffix == ".txt")[0]
+    changed.write_text(changed.read_text() + "\nA new closing line.\n")
+    assert cached.of(searcher) == []  # not looked at again within `every` seconds
+    assert Staleness(every=0).of(searcher) == [changed.name]
+
+
+def test_schemathesis_finds_nothing(live_server, tmp_path):
+    """A bounded schemathesis run with every check against the real server."""
+    st = Path(sys.executable).parent / "schemathesis"
+    r = subprocess.run([str(st), "run",
+                        f"{live_server}/api/openapi.json", "--checks", "all",
+                        "--max-examples", "25", "--seed", "1"],
+                       capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert r.returncode == 0, r.stdout[-3000:]
