@@ -9,7 +9,9 @@ seconds.
 Folds: 5, fixed by question id (crc32 of the id mod 5). For each fold the levers are chosen
 one after another on the other four folds (mean nDCG@10 of their answerable questions), and
 the figures reported are those of the held-out fold's questions under the settings chosen
-without them. Run:
+without them. A lever is kept only if it raises the out-of-fold nDCG; the kept levers, and
+the no-answer thresholds, are then chosen the same way on every question: those are the
+shipped defaults (config.py, qa/search/no_answer.py). Run:
 
     PYTHONPATH=src python eval/cv.py [eval/dev.jsonl] [--json eval/results/cv.json]
 """
@@ -48,7 +50,7 @@ LEVERS = {
 }
 # No-answer thresholds tried (every combination).
 SILENCE = {
-    "missing": [0.0, 0.2, 0.34, 0.5, 0.67, 1.0],
+    "missing": [0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.75, 0.9, 1.0],
     "cosine": [0.0, 0.25, 0.3, 0.35, 0.4, 0.45],
     "coverage": [0.3, 0.5, 0.7, 1.01],
     "answer": [0.0, 0.1, 0.2, 0.3],
@@ -69,7 +71,7 @@ class Prepared:
     query: object                     # qa.search.query.Query
     every: features.Candidates        # every passage of the index
     found: dict                       # passage id -> set of needles it holds
-    missing: list
+    missing_share: float              # of the question's weight, in words no document holds
 
 
 def prepare(searcher: Searcher, questions) -> list[Prepared]:
@@ -90,8 +92,9 @@ def prepare(searcher: Searcher, questions) -> list[Prepared]:
                 f = needles_in(index.passages[pid].text, qu.needles)
                 if f:
                     found[pid] = f
+        missing = no_answer.missing_terms(q, index.bm25)
         out.append(Prepared(qu.id, qu.kind, fold_of(qu.id), len(qu.needles), q, every, found,
-                            no_answer.missing_terms(q, index.bm25)))
+                            no_answer.missing_share(q.text, missing, index.bm25)))
     return out
 
 
@@ -168,14 +171,16 @@ def cross_validate(prep: list[Prepared], base: Settings, levers: dict, counter: 
     return rows, chosen
 
 
-def silence_signals(p: Prepared, s: Settings, scorer=None) -> no_answer.Signals:
-    c, final, _ = ranked(p, s, scorer)
-    return no_answer.signals(p.query, c, final, p.missing)
+def silence_signals(p: Prepared, s: Settings) -> no_answer.Signals:
+    return no_answer.signals(p.query, pool(p, s), p.missing_share)
 
 
-def fit_silence(sig: list[tuple[Prepared, no_answer.Signals]], counter: list) -> no_answer.Thresholds:
+def fit_silence(sig: list[tuple[Prepared, no_answer.Signals]],
+                counter: list) -> no_answer.Thresholds:
     """The thresholds flagging most unanswerable questions while wrongly flagging at most
-    MAX_FALSE of the answerable ones."""
+    MAX_FALSE of the answerable ones. Of thresholds doing equally well, the first in SILENCE's
+    order wins: the lowest, the most ready to say the plans are silent, because the questions
+    these questions lack (about places and things no plan mentions) are the ones it is for."""
     import itertools
 
     pos = [s for p, s in sig if not p.needles]
@@ -194,13 +199,11 @@ def fit_silence(sig: list[tuple[Prepared, no_answer.Signals]], counter: list) ->
     return best[1] if best else no_answer.Thresholds()
 
 
-def cross_validate_silence(prep: list[Prepared], chosen: list[Settings], counter: list,
-                           scorers=None) -> dict:
+def cross_validate_silence(prep: list[Prepared], chosen: list[Settings], counter: list) -> dict:
     flags = {}
     for f in range(FOLDS):
         s = chosen[f]
-        scorer = scorers[f] if scorers else None
-        sig = [(p, silence_signals(p, s, scorer)) for p in prep]
+        sig = [(p, silence_signals(p, s)) for p in prep]
         t = fit_silence([x for x in sig if x[0].fold != f], counter)
         for p, sg in sig:
             if p.fold == f:
@@ -241,17 +244,27 @@ def main(argv=None) -> int:
     counter[0] += 1
     out["rows"]["release (no levers)"] = r
     print(fmt("release (no levers)", r))
-    levers: dict = {}
+    # Each lever joins those before it; it is kept only if the out-of-fold nDCG rises.
+    kept: dict = {}
     chosen = [base] * FOLDS
+    best = r["overall"]["ndcg@10"]
     for name, values in LEVERS.items():
-        levers[name] = values
-        rows, chosen = cross_validate(prep, base, levers, counter)
+        rows, trial = cross_validate(prep, base, {**kept, name: values}, counter)
         label = f"+ {name} (CV)"
         out["rows"][label] = r = report(rows, prep)
-        out["rows"][label]["chosen"] = [getattr(s, name) for s in chosen]
-        print(fmt(label, r), " chosen:", [getattr(s, name) for s in chosen])
+        r["chosen"] = [getattr(s, name) for s in trial]
+        r["kept"] = r["overall"]["ndcg@10"] > best
+        print(fmt(label, r), " chosen:", r["chosen"], "kept" if r["kept"] else "dropped")
+        if r["kept"]:
+            kept[name], chosen, best = values, trial, r["overall"]["ndcg@10"]
     out["silence"] = cross_validate_silence(prep, chosen, counter)
     print("no-answer (CV):", out["silence"])
+    # What ships: the kept levers and the thresholds chosen the same way on every question.
+    final = choose(prep, base, kept, counter)
+    thresholds = fit_silence([(p, silence_signals(p, final)) for p in prep], counter)
+    out["fitted_on_all"] = {"levers": {k: getattr(final, k) for k in LEVERS},
+                            "silence": thresholds.__dict__}
+    print("fitted on all questions (the shipped defaults):", out["fitted_on_all"])
     out["settings_tried"] = counter[0]
     print(f"settings tried: {counter[0]} (each scored over the training folds' questions); "
           f"{time.perf_counter() - t0:.0f} s")

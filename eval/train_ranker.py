@@ -51,7 +51,7 @@ def fit_logistic(x, y) -> dict:
     scale[scale == 0] = 1.0
     m = LogisticRegression(C=C, max_iter=2000).fit((x - mean) / scale, y)
     return {"features": list(rank.FEATURES), "mean": mean.tolist(), "scale": scale.tolist(),
-            "coef": m.coef_[0].tolist()}
+            "coef": m.coef_[0].tolist(), "intercept": float(m.intercept_[0])}
 
 
 def fit_lambdarank(x, y, groups):
@@ -70,10 +70,15 @@ def main(argv=None) -> int:
     ap.add_argument("--write", action="store_true", help=f"write the fitted model to {OUT}")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
-    base = Settings.from_env(ranker="plain")
-    prep = cv.prepare(Searcher.open(base), load_questions(Path(args.questions)))
+    shipped = Settings.from_env(ranker="plain")
+    # The levers eval/cv.py kept (those whose shipped value is not the release's) are chosen
+    # again within each fold's training questions, so the pools the learner is scored on are
+    # set without the held-out questions too.
+    kept = {k: v for k, v in cv.LEVERS.items() if getattr(shipped, k) != v[0]}
+    release = Settings.from_env(ranker="plain", **{k: v[0] for k, v in cv.LEVERS.items()})
+    prep = cv.prepare(Searcher.open(shipped), load_questions(Path(args.questions)))
     counter = [0]
-    plain, chosen = cv.cross_validate(prep, base, cv.LEVERS, counter)
+    plain, chosen = cv.cross_validate(prep, release, kept, counter)
 
     def logistic_for(train, s):
         model = fit_logistic(*rows(train, s)[:2])
@@ -101,12 +106,13 @@ def main(argv=None) -> int:
         results[name] = cv.report(out, prep)
     for name, r in results.items():
         print(cv.fmt(f"{name} (out of fold)", r))
-    print(f"plain-ranker settings tried: {counter[0]}; learners: {len(learners)} "
+    (cv.ROOT / "eval" / "results" / "train_ranker.json").write_text(json.dumps(results, indent=1))
+    print(f"plain levers chosen per fold: {', '.join(kept)}; settings tried: {counter[0]}; "
+          f"learners: {len(learners)} "
           f"(one setting each); {time.perf_counter() - t0:.0f} s")
     if args.write:
-        s = cv.choose(prep, base, cv.LEVERS, counter)
-        model = fit_logistic(*rows(prep, s)[:2])
-        model["trained_with"] = {k: getattr(s, k) for k in cv.LEVERS}
+        model = fit_logistic(*rows(prep, shipped)[:2])
+        model["trained_with"] = {k: getattr(shipped, k) for k in cv.LEVERS}
         OUT.write_text(json.dumps(model, indent=1) + "\n")
         print(f"wrote {OUT} (plain levers on all questions: {model['trained_with']})")
     return 0

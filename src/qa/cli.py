@@ -127,6 +127,13 @@ def format_results(res, color: bool = False) -> str:
     from .chunk import section_path
 
     out = []
+    if res.missing_terms:
+        out.append(f"No document mentions: {', '.join(res.missing_terms)}")
+    if res.expansions:
+        out.append("Also searched for: "
+                   + "; ".join(", ".join(e["to"]) for e in res.expansions))
+    if res.missing_terms or res.expansions:
+        out.append("")
     if res.no_answer:
         out.append("No passage answers this well; the closest are below.\n")
     elif res.definition:

@@ -130,7 +130,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("sentence_weight", "QA_SENTENCE_WEIGHT", 0.5,
            "share of a passage's dense score from its best sentence", number(0, 1)),
     # "ltr": the learned ranker shipped in the package; "plain": the fixed blend.
-    Option("ranker", "QA_RANKER", "plain",
+    Option("ranker", "QA_RANKER", "ltr",
            "how passages are ranked: plain (the fixed blend) or ltr (the learned ranker)",
            choice(*RANKERS)),
     # Citation links are built from it, never from a request's Host header.
@@ -193,14 +193,16 @@ _FIXED = [
     ("highlight_dense_weight", float, field(default=0.7)),
     # BM25 weight of the vocabulary's expansions, against 1 for the asker's own words: of
     # phrases the plans never use, and of phrases they use too.
-    ("synonym_weight", float, field(default=0.5)),
+    # Chosen by eval/cv.py (5-fold CV on the dev set).
+    ("synonym_weight", float, field(default=0.7)),
     ("also_weight", float, field(default=0.2)),
     # How the dense side uses the question reworded in the plans' words: the better of the
-    # two matches (max), their mean (blend), or not at all (off).
-    ("expansion", str, field(default="max")),
+    # two matches (max), their mean (blend), or not at all (off: each lost nDCG out of fold).
+    ("expansion", str, field(default="off")),
     # Lift of a passage whose sentence holds what the question asks for, near its words.
-    ("answer_weight", float, field(default=0.0)),
-    # Score taken off a passage for each passage of its document ranked above it.
+    ("answer_weight", float, field(default=0.15)),
+    # Score taken off a passage for each passage of its document ranked above it (0: each
+    # value tried lost nDCG out of fold).
     ("diversity", float, field(default=0.0)),
 ]
 

@@ -70,7 +70,8 @@ SCHEMAS = {
             "page_end": {"type": ["integer", "null"], "minimum": 2,
                          "description": "page where it ends, when a later one; else null"}}},
     "SearchResult": {
-        "type": "object", "required": ["query", "mode", "k", "took_ms", "no_answer", "results"],
+        "type": "object", "required": ["query", "mode", "k", "took_ms", "no_answer", "results",
+                     "expansions", "missing_terms"],
         "properties": {
             "query": {"type": "string"},
             "mode": {"enum": list(MODES)},
@@ -87,7 +88,18 @@ SCHEMAS = {
                 "oneOf": [{"type": "null"}, {
                     "type": "object", "required": ["acronym", "expansion"],
                     "properties": {"acronym": {"type": "string"},
-                                   "expansion": {"type": "string"}}}]}}},
+                                   "expansion": {"type": "string"}}}]},
+            "expansions": {
+                "type": "array",
+                "description": "what the health-and-care vocabulary added to the question: "
+                               "each phrase of it and the wordings also searched for",
+                "items": {"type": "object", "required": ["from", "to"],
+                          "properties": {"from": {"type": "string"},
+                                         "to": {"type": "array", "items": {"type": "string"}}}}},
+            "missing_terms": {
+                "type": "array", "items": {"type": "string"},
+                "description": "the question's words (lower-cased) that no document holds in "
+                               "any form, its vocabulary's rewordings included"}}},
     "Answer": {
         "description": "the answer box: the sentence that best answers, quoted from the hit "
                        "of rank `rank` (its citation fields are that hit's); null when "

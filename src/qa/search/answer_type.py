@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 FIGURE, DATE, WHO = "figure", "date", "who"
+KINDS = (FIGURE, DATE, WHO)
 
 _WANTS = (
     (FIGURE, re.compile(r"\bhow (many|much|long|often|big|large|far)\b|\bwhat (percentage|"

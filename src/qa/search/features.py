@@ -15,48 +15,42 @@ from . import answer_type
 from .query import Query
 
 
+@dataclass(frozen=True)
+class PassageFacts:
+    """What is known of a passage whatever the question."""
+
+    sentences: list[Sentence]
+    terms: frozenset          # BM25 terms of all its sentences
+    kinds: list[frozenset]    # for each sentence, the answer kinds it holds
+    section: frozenset        # BM25 terms of its section headings
+
+
 class PassageCache:
-    """Per-passage facts that do not depend on the question, worked out on first use."""
+    """Each passage's facts, worked out on first use."""
 
     def __init__(self, index: Index):
         self.index = index
         number = {d.doc_id: i for i, d in enumerate(index.docs)}
         self.doc = np.fromiter((number[p.doc_id] for p in index.passages), np.int64,
                                len(index.passages))
-        self._sentences: dict[int, list[Sentence]] = {}
-        self._terms: dict[int, frozenset] = {}
-        self._kinds: dict[int, list[frozenset]] = {}
-        self._section: dict[int, frozenset] = {}
+        self.length = np.fromiter((len(p.text) for p in index.passages), np.float32,
+                                  len(index.passages))
+        self._facts: dict[int, PassageFacts] = {}
+
+    def facts(self, pid: int) -> PassageFacts:
+        found = self._facts.get(pid)
+        if found is None:
+            p = self.index.passages[pid]
+            sents = sentences(p.text, self.index.sentences.of(pid).tolist())
+            kinds = [frozenset(k for k in answer_type.KINDS
+                               if answer_type.holds(k, p.text[x.start:x.end])) for x in sents]
+            found = self._facts[pid] = PassageFacts(
+                sents, frozenset().union(*(x.terms for x in sents)), kinds,
+                frozenset(tokenize(p.section)))
+        return found
 
     def sentences(self, pid: int) -> list[Sentence]:
-        found = self._sentences.get(pid)
-        if found is None:
-            found = self._sentences[pid] = sentences(self.index.passages[pid].text,
-                                                     self.index.sentences.of(pid).tolist())
-        return found
-
-    def terms(self, pid: int) -> frozenset:
-        found = self._terms.get(pid)
-        if found is None:
-            found = self._terms[pid] = frozenset().union(*(s.terms for s in self.sentences(pid)))
-        return found
-
-    def kinds(self, pid: int) -> list[frozenset]:
-        """For each sentence, the answer kinds it holds."""
-        found = self._kinds.get(pid)
-        if found is None:
-            text = self.index.passages[pid].text
-            found = self._kinds[pid] = [
-                frozenset(k for k in (answer_type.FIGURE, answer_type.DATE, answer_type.WHO)
-                          if answer_type.holds(k, text[s.start:s.end]))
-                for s in self.sentences(pid)]
-        return found
-
-    def section(self, pid: int) -> frozenset:
-        found = self._section.get(pid)
-        if found is None:
-            found = self._section[pid] = frozenset(tokenize(self.index.passages[pid].section))
-        return found
+        return self.facts(pid).sentences
 
 
 @dataclass
@@ -74,6 +68,7 @@ class Candidates:
     cos_x: np.ndarray       # the same to the question in the plans' words (= cos without)
     sent_x: np.ndarray
     coverage: np.ndarray    # idf share of the question's words the passage holds
+    covered: np.ndarray     # the same, counting words the passage holds a rewording of
     sent_share: np.ndarray  # the same for its best sentence
     answer: np.ndarray      # sent_share of its best sentence holding what the question asks for
     section: np.ndarray     # idf share of the question's words in its section headings
@@ -109,18 +104,30 @@ def compute(cache: PassageCache, q: Query, ids: np.ndarray,
             sent_x = index.sentences.cosines(vectors[1], ids).best()
     words = {t: w for t, w in q.weights.items() if "_" not in t}  # words, not pairs
     total = sum(words.values()) or 1.0
-    coverage, sent_share, answer, section = (np.zeros(n, dtype=np.float32) for _ in range(4))
+    asked, weight = frozenset(words), words.__getitem__
+    coverage, covered, sent_share, answer, section = (np.zeros(n, dtype=np.float32)
+                                                      for _ in range(5))
+    # Set intersections in C, sums over the few words found: this loop runs for every
+    # candidate of every search, and most candidates hold few of the question's words.
     for j, pid in enumerate(ids.tolist()):
-        held = cache.terms(pid)
-        coverage[j] = sum(w for t, w in words.items() if t in held) / total
-        shares = [sum(w for t, w in words.items() if t in s.terms) / total
-                  for s in cache.sentences(pid)]
+        f = cache.facts(pid)
+        heads = f.section & asked
+        if heads:
+            section[j] = sum(map(weight, heads)) / total
+        held = f.terms & asked
+        reworded = held
+        for source, wordings in q.rewordings:
+            if any(w <= f.terms for w in wordings):
+                reworded = reworded | source
+        if reworded:
+            covered[j] = sum(map(weight, reworded)) / total
+        if not held:
+            continue
+        coverage[j] = sum(map(weight, held)) / total
+        shares = [sum(map(weight, x.terms & held)) / total for x in f.sentences]
         sent_share[j] = max(shares)
         if q.wants:
-            answer[j] = max((x for x, k in zip(shares, cache.kinds(pid)) if q.wants in k),
-                            default=0.0)
-        heads = cache.section(pid)
-        section[j] = sum(w for t, w in words.items() if t in heads) / total
+            answer[j] = max((x for x, k in zip(shares, f.kinds) if q.wants in k), default=0.0)
     passages = index.passages
     defines = index.glossary.defines
     return Candidates(
@@ -128,9 +135,9 @@ def compute(cache: PassageCache, q: Query, ids: np.ndarray,
         doc=cache.doc[ids],
         bm25=zeros if bm25 is None else bm25, bm25_syn=zeros if bm25_syn is None else bm25_syn,
         bm25_also=zeros if bm25_also is None else bm25_also,
-        cos=cos, sent=sent, cos_x=cos_x, sent_x=sent_x, coverage=coverage,
+        cos=cos, sent=sent, cos_x=cos_x, sent_x=sent_x, coverage=coverage, covered=covered,
         sent_share=sent_share, answer=answer, section=section,
         defining=(np.fromiter((defines(passages[i].text, q.acronym) for i in ids), np.float32, n)
                   if q.acronym else zeros),
-        length=np.fromiter((len(passages[i].text) for i in ids), np.float32, n),
+        length=cache.length[ids],
         sims=sims)

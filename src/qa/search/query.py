@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..bm25 import SparseBM25, content_words, query_terms, tokenize
+from ..bm25 import SparseBM25, content_words, query_terms, tokenize, words
 from ..glossary import Glossary
 from . import answer_type
 
@@ -19,6 +19,9 @@ class Query:
     # match) and of phrases they use too ("council": the expansion only adds).
     synonym_terms: list[list[list[str]]]
     also_terms: list[list[list[str]]]
+    # For each expansion, the question's words it rewords and each wording's words (stemmed):
+    # a passage holding a wording holds those words of the question.
+    rewordings: list[tuple[frozenset, list[frozenset]]]
     weights: dict[str, float]   # each own term's idf
     wants: str | None           # answer_type.FIGURE / DATE / WHO, or None
     acronym: str | None         # the acronym the question asks to have spelt out
@@ -38,14 +41,16 @@ def analyse(text: str, bm25: SparseBM25, glossary: Glossary, synonyms=None) -> Q
     forms = [t for form in glossary.other_forms(text) for t in tokenize(form)]
     expansions = synonyms.expand(text) if synonyms is not None else []
     seen = own | set(forms)
-    synonym_terms, also_terms = [], []
+    synonym_terms, also_terms, rewordings = [], [], []
     for e in expansions:
+        rewordings.append((frozenset(words(e.source)) & own,
+                           [frozenset(words(phrase)) for phrase in e.terms]))
         wordings = [[t for t in tokenize(phrase) if t not in seen] for phrase in e.terms]
         wordings = [w for w in wordings if w]
         if wordings:
             (also_terms if in_plans(e.source, bm25) else synonym_terms).append(wordings)
     return Query(text=text, terms=terms, forms=forms, synonym_terms=synonym_terms,
-                 also_terms=also_terms,
+                 also_terms=also_terms, rewordings=rewordings,
                  weights={t: bm25.idf(t) for t in own},
                  wants=answer_type.wanted(text),
                  acronym=glossary.asked_about(content_words(text)),

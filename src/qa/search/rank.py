@@ -95,13 +95,15 @@ def shipped_model() -> dict:
     return json.loads(resources.files("qa").joinpath(MODEL).read_text("utf-8"))
 
 
-def learned(c: Candidates, fusion: str, settings: Settings, model: dict | None = None) -> np.ndarray:
-    """A linear model's score of each candidate (eval/train_ranker.py fits it), plus the
-    definition bonus the plain ranker gives."""
+def learned(c: Candidates, fusion: str, settings: Settings,
+            model: dict | None = None) -> np.ndarray:
+    """A logistic model's probability that each candidate holds the answer (eval/
+    train_ranker.py fits it), plus 1 for the definition asked for, as in the plain blend."""
     model = model or shipped_model()
     x = matrix(c, fusion, settings)
     z = (x - np.asarray(model["mean"])) / np.asarray(model["scale"])
-    return z @ np.asarray(model["coef"]) + c.defining * 100.0
+    return 1.0 / (1.0 + np.exp(-(z @ np.asarray(model["coef"]) + model["intercept"]))) \
+        + c.defining
 
 
 def diversify(scores: np.ndarray, c: Candidates, penalty: float, k: int) -> np.ndarray:

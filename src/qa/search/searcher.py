@@ -212,7 +212,7 @@ class Searcher:
         if mode == "bm25":  # passages sharing no word with the question are not results
             order = order[final[order] > 0]
         missing = no_answer.missing_terms(q, self.index.bm25)
-        silent = self._silent(q, c, final, missing, mode)
+        silent = self._silent(q, c, missing, mode)
         hits = [self._hit(r + 1, int(c.ids[j]), float(final[j]), q.weights,
                           None if c.sims is None else c.sims.of(j))
                 for r, j in enumerate(order)]
@@ -227,15 +227,16 @@ class Searcher:
             return ranking.learned(c, fusion, self.settings)
         return ranking.plain(c, mode, fusion, self.settings)
 
-    def _silent(self, q: Query, c: features.Candidates, final: np.ndarray, missing: list[str],
-                mode: str) -> bool:
+    def _silent(self, q: Query, c: features.Candidates, missing: list[str], mode: str) -> bool:
         """True when the plans do not answer: see no_answer. BM25 alone can only tell that
         none of the question's words occur at all."""
         if len(c) == 0:
             return True
         if mode == "bm25":
             return float(c.bm25.max()) <= 0.0
-        return no_answer.silent(no_answer.signals(q, c, final, missing), no_answer.FITTED)
+        return no_answer.silent(no_answer.signals(
+            q, c, no_answer.missing_share(q.text, missing, self.index.bm25)),
+                                no_answer.FITTED)
 
     def _hit(self, rank: int, i: int, score: float, q_weights: dict[str, float],
              sims: np.ndarray | None) -> Hit:

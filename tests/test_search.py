@@ -1,0 +1,164 @@
+"""Search over the real index and model: the vocabulary's expansions in both retrievers,
+missing terms and silence, what a question asks for, and the two rankers."""
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from conftest import qa_cli, validate
+from qa.search import Searcher
+from qa.search import answer_type, features, no_answer, rank
+
+
+def test_bed_blocking_finds_delayed_transfers(searcher):
+    res = searcher.search("what is being done about bed blocking?", k=5)
+    assert any(e["from"] == "bed blocking" and "delayed transfers of care" in e["to"]
+               for e in res.expansions)
+    assert any("delayed transfer" in h.text.lower() or "dtoc" in h.text.lower()
+               for h in res.results[:3])
+    # Without the vocabulary the lay words find no such passage near the top.
+    bare = searcher.search("what is being done about bed blocking?", k=5, mode="bm25")
+    assert bare.expansions  # the expansions are reported whatever the mode
+    assert not res.missing_terms
+    # The passages that hold "delayed transfers of care" hold what the question asks about.
+    assert not res.no_answer
+
+
+def test_expansions_weigh_below_the_askers_words(searcher, index):
+    q = searcher.analyse("family doctors in coventry")
+    own, syn, also = searcher.bm25_scores(q, None)
+    assert syn.any() or also.any()
+    # A passage holding the asker's own words outscores one holding only an expansion of
+    # the same BM25 weight: the expansions are scaled by weights below 1.
+    s = searcher.settings
+    assert 0 < s.synonym_weight <= 1 and 0 <= s.also_weight <= 1
+    c = searcher.candidates(q, "hybrid", 20, None)
+    assert np.allclose(rank.sparse_of(c, s),
+                       c.bm25 + s.synonym_weight * c.bm25_syn + s.also_weight * c.bm25_also)
+
+
+def test_a_reworded_question_is_encoded_beside_the_question(searcher):
+    q = searcher.analyse("what is being done about bed blocking?")
+    assert q.rephrased and "delayed transfers of care" in q.rephrased
+    assert searcher.query_vectors(q).shape[0] == (1 if searcher.settings.expansion == "off" else 2)
+    # An acronym is left as asked: the corpus glossary and the encoder handle those.
+    assert searcher.analyse("what does the CCG do").rephrased is None
+
+
+def test_json_result_carries_expansions_and_missing_terms(searcher, client, spec):
+    body = client.get("/api/search?q=bed+blocking+in+Solihull").get_json()
+    validate(spec, "/api/search", 200, body)
+    assert body["missing_terms"] == ["solihull"]
+    assert body["expansions"][0]["from"] == "bed blocking"
+
+
+def test_a_place_no_plan_mentions_is_missing_and_silent(searcher):
+    res = searcher.search("what is the plan for Solihull?", k=5)
+    assert res.missing_terms == ["solihull"]
+    assert res.no_answer
+    assert res.results  # the closest passages are still offered
+
+
+@pytest.mark.parametrize("question", [
+    "how many family doctors are there in Coventry",  # a synonym: the plans say GP
+    "what does the STP say about GPs",                # an acronym and a plural
+    "are there plans for integrated neighbourhood teams",  # stemming, framing words
+])
+def test_words_the_plans_spell_otherwise_are_not_missing(searcher, question):
+    assert searcher.search(question, k=3).missing_terms == []
+
+
+def test_answer_type_of_a_question_and_a_sentence():
+    assert answer_type.wanted("how many GPs are we short of?") == answer_type.FIGURE
+    assert answer_type.wanted("by when will the plan be agreed") == answer_type.DATE
+    assert answer_type.wanted("who chairs the board") == answer_type.WHO
+    assert answer_type.wanted("what is the stroke model") is None
+    assert answer_type.holds(answer_type.FIGURE, "a shortfall of 120 GPs")
+    assert not answer_type.holds(answer_type.FIGURE, "GPs are key partners")
+    assert answer_type.holds(answer_type.DATE, "to be agreed by March 2019")
+
+
+def test_a_sentence_holding_the_figure_asked_for_is_evidence(searcher, index):
+    q = searcher.analyse("how many GPs are we short of?")
+    c = searcher.candidates(q, "hybrid", 50, None)
+    held = c.answer > 0
+    assert held.any()
+    for j in np.flatnonzero(held)[:5]:
+        text = index.passages[int(c.ids[j])].text
+        assert answer_type.holds(answer_type.FIGURE, text)
+
+
+def test_silence_thresholds_combine_the_signals():
+    t = no_answer.Thresholds(missing=0.5, cosine=0.3, coverage=0.5, answer=0.1)
+    sig = no_answer.Signals(missing=0.0, cosine=0.6, coverage=0.8, answer=0.5, wants=True)
+    assert not no_answer.silent(sig, t)
+    assert no_answer.silent(replace(sig, missing=0.7), t)
+    assert no_answer.silent(replace(sig, cosine=0.2, coverage=0.1), t)
+    assert no_answer.silent(replace(sig, answer=0.0), t)
+    assert not no_answer.silent(replace(sig, answer=0.0, wants=False), t)
+
+
+def test_diversity_keeps_one_document_from_filling_the_list(searcher):
+    q = searcher.analyse("stroke services")
+    c = searcher.candidates(q, "hybrid", 50, None)
+    final = rank.plain(c, "hybrid", "score", searcher.settings)
+    plain = rank.diversify(final, c, 0.0, 10)
+    spread = rank.diversify(final, c, 1.0, 10)
+    assert list(plain) == list(np.argsort(-final, kind="stable")[:10])
+    assert len(set(c.doc[spread])) >= len(set(c.doc[plain]))
+    assert len(set(c.doc[spread])) == min(len(set(c.doc)), 10)
+
+
+@pytest.mark.parametrize("ranker", ["plain", "ltr"])
+def test_each_ranker_ranks(index, settings, ranker):
+    s = Searcher(index, replace(settings, ranker=ranker))
+    res = s.search("what is the stroke model?", k=10)
+    assert len(res.results) == 10
+    assert any("HASU" in h.text for h in res.results[:5])
+
+
+def test_the_shipped_ranker_reads_the_features_the_searcher_computes():
+    model = rank.shipped_model()
+    assert model["features"] == list(rank.FEATURES)
+    assert len(model["coef"]) == len(model["mean"]) == len(rank.FEATURES)
+
+
+def test_an_unknown_ranker_is_refused(index, settings):
+    with pytest.raises(ValueError, match="unknown ranker"):
+        Searcher(index, replace(settings, ranker="neural"))
+
+
+def test_cli_prints_what_was_also_searched_for(cli_env):
+    out = qa_cli("search", "bed blocking in Solihull", "-k", "2", env_extra=cli_env)
+    assert out.returncode == 0, out.stderr
+    assert "Also searched for: delayed transfers of care" in out.stdout
+    assert "No document mentions: solihull" in out.stdout
+    data = json.loads(qa_cli("search", "bed blocking", "--json", "-k", "2",
+                             env_extra=cli_env).stdout)
+    assert data["expansions"][0]["from"] == "bed blocking" and data["missing_terms"] == []
+
+
+def test_cli_plain_ranker_setting(cli_env):
+    out = qa_cli("search", "what is the stroke model?", "-k", "5",
+                 env_extra={**cli_env, "QA_RANKER": "plain"})
+    assert out.returncode == 0 and "HASU" in out.stdout
+    out = qa_cli("search", "stroke", env_extra={**cli_env, "QA_RANKER": "nope"})
+    assert out.returncode != 0 and "QA_RANKER" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_candidates_features_line_up(searcher):
+    q = searcher.analyse("how much will the stroke reconfiguration cost")
+    c = searcher.candidates(q, "hybrid", 30, None)
+    n = len(c)
+    assert n >= 30
+    for name in ("bm25", "bm25_syn", "bm25_also", "cos", "sent", "coverage", "answer",
+                 "section", "defining", "length", "doc"):
+        assert len(getattr(c, name)) == n
+    assert ((0 <= c.coverage) & (c.coverage <= 1 + 1e-6)).all()
+    sub = c.take(np.arange(5))
+    assert list(sub.ids) == list(c.ids[:5]) and sub.sims is None
+    assert isinstance(searcher.passages, features.PassageCache)
