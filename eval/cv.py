@@ -11,7 +11,8 @@ one after another on the other four folds (mean nDCG@10 of their answerable ques
 the figures reported are those of the held-out fold's questions under the settings chosen
 without them. A lever is kept only if it raises the out-of-fold nDCG; the kept levers, and
 the no-answer thresholds, are then chosen the same way on every question: those are the
-shipped defaults (config.py, qa/search/no_answer.py). Run:
+shipped defaults (config.py, qa/search/no_answer.py); eval/silence.py refits the no-answer
+thresholds alone. Run:
 
     PYTHONPATH=src python eval/cv.py [eval/dev.jsonl] [--json eval/results/cv.json]
 """
