@@ -11,7 +11,8 @@ one after another on the other four folds (mean nDCG@10 of their answerable ques
 the figures reported are those of the held-out fold's questions under the settings chosen
 without them. A lever is kept only if it raises the out-of-fold nDCG; the kept levers, and
 the no-answer thresholds, are then chosen the same way on every question: those are the
-shipped defaults (config.py, qa/search/no_answer.py). Run:
+shipped defaults (config.py, qa/search/no_answer.py); eval/silence.py refits the no-answer
+thresholds alone. Run:
 
     PYTHONPATH=src python eval/cv.py [eval/dev.jsonl] [--json eval/results/cv.json]
 """
@@ -48,12 +49,14 @@ LEVERS = {
     "answer_weight": [0.0, 0.05, 0.1, 0.15, 0.2, 0.3],
     "diversity": [0.0, 0.02, 0.05, 0.1, 0.2],
 }
-# No-answer thresholds tried (every combination).
+# No-answer thresholds tried (every combination). Coarse: 15 unanswerable questions cannot
+# choose among finer steps without fitting the few of them near each step.
 SILENCE = {
-    "missing": [0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.75, 0.9, 1.0],
-    "cosine": [0.0, 0.25, 0.3, 0.35, 0.4, 0.45],
-    "coverage": [0.3, 0.5, 0.7, 1.01],
-    "answer": [0.0, 0.1, 0.2, 0.3],
+    "missing": [0.3, 0.5, 0.75, 0.9, 1.0],
+    "cosine": [0.0, 0.4, 0.45],
+    "coverage": [0.5, 0.7],
+    "answer": [0.0, 0.2],
+    "precise": [0.0, 0.2, 0.25, 0.3, 0.35],
 }
 MAX_FALSE = 0.02  # wrongly flagged answerable questions allowed on the training folds
 
@@ -210,9 +213,13 @@ def cross_validate_silence(prep: list[Prepared], chosen: list[Settings], counter
                 flags[p.id] = no_answer.silent(sg, t)
     un = [p for p in prep if not p.needles]
     an = [p for p in prep if p.needles]
-    return {"unanswerable_flagged": round(sum(flags[p.id] for p in un) / len(un), 4),
+    return {"flagged": sum(flags[p.id] for p in un),
+            "wrongly_flagged": sum(flags[p.id] for p in an),
+            "unanswerable_flagged": round(sum(flags[p.id] for p in un) / len(un), 4),
             "answerable_flagged": round(sum(flags[p.id] for p in an) / len(an), 4),
-            "n_unanswerable": len(un), "n_answerable": len(an)}
+            "n_unanswerable": len(un), "n_answerable": len(an),
+            "flagged_ids": [p.id for p in un if flags[p.id]],
+            "wrong_ids": [p.id for p in an if flags[p.id]]}
 
 
 def fixed(prep: list[Prepared], s: Settings) -> dict:

@@ -79,6 +79,15 @@ def test_answer_type_of_a_question_and_a_sentence():
     assert answer_type.holds(answer_type.FIGURE, "a shortfall of 120 GPs")
     assert not answer_type.holds(answer_type.FIGURE, "GPs are key partners")
     assert answer_type.holds(answer_type.DATE, "to be agreed by March 2019")
+    # The finer kinds the no-answer test reads: a sum, a duration, a count (not a year).
+    assert answer_type.precise("how much will the new unit cost") == answer_type.MONEY
+    assert answer_type.precise("how long is the wait for a scan") == answer_type.DURATION
+    assert answer_type.precise("how many GPs are we short of?") == answer_type.COUNT
+    assert answer_type.precise("when will the plan be agreed") is None
+    assert answer_type.holds(answer_type.MONEY, "a gap of £120m")
+    assert not answer_type.holds(answer_type.MONEY, "a gap of 120 GPs")
+    assert answer_type.holds(answer_type.DURATION, "seen within 18 weeks")
+    assert not answer_type.holds(answer_type.COUNT, "agreed in 2019")
 
 
 def test_a_sentence_holding_the_figure_asked_for_is_evidence(searcher, index):
@@ -99,6 +108,30 @@ def test_silence_thresholds_combine_the_signals():
     assert no_answer.silent(replace(sig, cosine=0.2, coverage=0.1), t)
     assert no_answer.silent(replace(sig, answer=0.0), t)
     assert not no_answer.silent(replace(sig, answer=0.0, wants=False), t)
+    asks_sum = replace(t, precise=0.3)
+    assert not no_answer.silent(sig, asks_sum)  # not asked for a sum: precise stays 1
+    assert no_answer.silent(replace(sig, precise=0.2), asks_sum)
+
+
+def test_a_sum_no_sentence_states_is_silence(searcher):
+    """The plans discuss maternity services at length but put no sum of money to them:
+    passages about maternity do not answer what a maternity unit will cost."""
+    question = "how much will the new maternity unit cost"
+    q = searcher.analyse(question)
+    assert q.precise == answer_type.MONEY
+    c = searcher.candidates(q, "hybrid", searcher.settings.candidate_depth, None)
+    sig = no_answer.signals(q, c, no_answer.missing_share(question, [], searcher.index.bm25))
+    # Every word is in the plans, and without the new signal they would not seem silent.
+    assert sig.missing == 0.0
+    assert not no_answer.silent(sig, replace(no_answer.FITTED, precise=0.0))
+    assert sig.precise < no_answer.FITTED.precise
+    res = searcher.search(question, k=5)
+    assert res.no_answer and not res.missing_terms and res.results
+    # A sum the plans state (the financial gap, "circa £100m to £120m") is not silence.
+    gap = searcher.analyse("how much is the financial gap")
+    c = searcher.candidates(gap, "hybrid", searcher.settings.candidate_depth, None)
+    assert no_answer.signals(gap, c, 0.0).precise >= no_answer.FITTED.precise
+    assert not searcher.search("how much is the financial gap", k=5).no_answer
 
 
 def test_diversity_keeps_one_document_from_filling_the_list(searcher):

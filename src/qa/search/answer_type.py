@@ -9,7 +9,11 @@ from __future__ import annotations
 import re
 
 FIGURE, DATE, WHO = "figure", "date", "who"
-KINDS = (FIGURE, DATE, WHO)
+# Finer kinds, read only by the no-answer test: "how much will X cost" is answered by a sum
+# of money, "how long is the wait" by a duration, "how many" by a count, where any figure
+# (a year, a page number) would do for the ranker's coarser FIGURE.
+MONEY, DURATION, COUNT = "money", "duration", "count"
+KINDS = (FIGURE, DATE, WHO, MONEY, DURATION, COUNT)
 
 _WANTS = (
     (FIGURE, re.compile(r"\bhow (many|much|long|often|big|large|far)\b|\bwhat (percentage|"
@@ -21,6 +25,17 @@ _WANTS = (
                      r"\bwhich (organisations?|bodies|body|boards?|teams?|trusts?|partners?)\b",
                      re.I)),
 )
+
+_PRECISE = (
+    (MONEY, re.compile(r"\bhow much (is|are|was|were|will|would|does|do|did|has|have)\b.*\b(cost|"
+                       r"costs|spend|spent|pay|paid|fund|funds|funding|budget|worth|price|charge|"
+                       r"save|saving|savings)\b|\bhow much (money|funding)\b|\bhow much is\b|"
+                       r"\bwhat (is|was|will be) the (budget|cost|price)\b|\b(cost|budget|price)"
+                       r" of\b", re.I)),
+    (DURATION, re.compile(r"\bhow long\b", re.I)),
+    (COUNT, re.compile(r"\bhow many\b", re.I)),
+)
+_UNITS = r"(minutes?|mins?|hours?|hrs?|days?|weeks?|wks?|months?|years?)"
 
 _MONTHS = ("january|february|march|april|may|june|july|august|september|october|november|"
            "december|jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec")
@@ -36,12 +51,28 @@ _HOLDS = {
                     r"alliance|network|ccg|ccgs|icb|ics|stp|commissioner|commissioners|"
                     r"executive|panel|authority|mr|mrs|ms|dr|professor|cllr|councillor)\b",
                     re.I),
+    MONEY: re.compile(r"£\s?\d|\d\s?(m|bn|k)\b|\b(million|billion|pounds?)\b", re.I),
+    DURATION: re.compile(rf"\b\d+(\.\d+)?\s*((-|to)\s*\d+\s*)?{_UNITS}\b|\b(one|two|three|"
+                         rf"four|five|six|seven|eight|nine|ten|twelve|eighteen)\s+{_UNITS}\b",
+                         re.I),
+    # A number that is not a year.
+    COUNT: re.compile(r"\b(?!(19|20)\d\d\b)\d[\d,]*(\.\d+)?\b|\b(two|three|four|five|six|"
+                      r"seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred|"
+                      r"thousand|million)\b", re.I),
 }
 
 
 def wanted(question: str) -> str | None:
     """The kind of thing the question asks for, or None for any other question."""
     for kind, pattern in _WANTS:
+        if pattern.search(question):
+            return kind
+    return None
+
+
+def precise(question: str) -> str | None:
+    """The finer kind the question asks for (MONEY, DURATION, COUNT), or None."""
+    for kind, pattern in _PRECISE:
         if pattern.search(question):
             return kind
     return None

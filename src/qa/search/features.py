@@ -8,7 +8,7 @@ from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
-from ..bm25 import tokenize
+from ..bm25 import SparseBM25, tokenize
 from ..store import Index, SentenceCosines
 from ..sentences import Sentence, sentences
 from . import answer_type
@@ -72,6 +72,10 @@ class Candidates:
     sent_share: np.ndarray  # the same for its best sentence
     answer: np.ndarray      # sent_share of its best sentence holding what the question asks for
     section: np.ndarray     # idf share of the question's words in its section headings
+    # For a question asking for a sum, a duration or a count (query.precise): of the passage's
+    # sentences holding one, the most of the question's words one holds, weighed by
+    # exact_weights. Read by the no-answer test only.
+    precise: np.ndarray
     defining: np.ndarray    # 1 when it spells out the acronym asked about
     length: np.ndarray      # characters
     sims: SentenceCosines | None = None  # sentence cosines to the question, for highlights
@@ -105,8 +109,10 @@ def compute(cache: PassageCache, q: Query, ids: np.ndarray,
     words = {t: w for t, w in q.weights.items() if "_" not in t}  # words, not pairs
     total = sum(words.values()) or 1.0
     asked, weight = frozenset(words), words.__getitem__
-    coverage, covered, sent_share, answer, section = (np.zeros(n, dtype=np.float32)
-                                                      for _ in range(5))
+    coverage, covered, sent_share, answer, section, precise = (np.zeros(n, dtype=np.float32)
+                                                               for _ in range(6))
+    exact = exact_weights(q, index.bm25) if q.precise else {}
+    exact_total = sum(exact.values()) or 1.0
     # Set intersections in C, sums over the few words found: this loop runs for every
     # candidate of every search, and most candidates hold few of the question's words.
     for j, pid in enumerate(ids.tolist()):
@@ -115,12 +121,13 @@ def compute(cache: PassageCache, q: Query, ids: np.ndarray,
         if heads:
             section[j] = sum(map(weight, heads)) / total
         held = f.terms & asked
-        reworded = held
-        for source, wordings in q.rewordings:
-            if any(w <= f.terms for w in wordings):
-                reworded = reworded | source
+        reworded = held_in(f.terms, words, q)
         if reworded:
             covered[j] = sum(map(weight, reworded)) / total
+        if q.precise:
+            precise[j] = max((sum(map(exact.get, held_in(x.terms, exact, q)))
+                              for x, kinds in zip(f.sentences, f.kinds) if q.precise in kinds),
+                             default=0.0) / exact_total
         if not held:
             continue
         coverage[j] = sum(map(weight, held)) / total
@@ -136,8 +143,26 @@ def compute(cache: PassageCache, q: Query, ids: np.ndarray,
         bm25=zeros if bm25 is None else bm25, bm25_syn=zeros if bm25_syn is None else bm25_syn,
         bm25_also=zeros if bm25_also is None else bm25_also,
         cos=cos, sent=sent, cos_x=cos_x, sent_x=sent_x, coverage=coverage, covered=covered,
-        sent_share=sent_share, answer=answer, section=section,
+        sent_share=sent_share, answer=answer, section=section, precise=precise,
         defining=(np.fromiter((defines(passages[i].text, q.acronym) for i in ids), np.float32, n)
                   if q.acronym else zeros),
         length=cache.length[ids],
         sims=sims)
+
+
+def exact_weights(q: Query, bm25: SparseBM25) -> dict[str, float]:
+    """The question's words (stems) and their idf, a word no passage holds weighing as the
+    index's rarest: a sentence that lacks "hip" in "the wait for a hip replacement" lacks the
+    question's most specific word, not one of no weight."""
+    rarest = float(bm25.idf_values.max()) if len(bm25.idf_values) else 1.0
+    return {t: (w if t in bm25.vocab else rarest) for t, w in q.weights.items() if "_" not in t}
+
+
+def held_in(terms: frozenset, weights: dict[str, float], q: Query) -> set[str]:
+    """The question's words (keys of weights) a text of these terms holds, itself or in a
+    wording the vocabulary gives."""
+    held = set(terms & weights.keys())
+    for source, wordings in q.rewordings:
+        if any(w <= terms for w in wordings):
+            held |= source & weights.keys()
+    return held

@@ -27,6 +27,7 @@ class Query:
     acronym: str | None         # the acronym the question asks to have spelt out
     expansions: list = field(default_factory=list)  # synonyms.Expansion
     rephrased: str | None = None  # the question in the plans' words, for the dense side
+    precise: str | None = None  # answer_type.MONEY / DURATION / COUNT, for the no-answer test
 
     @property
     def bm25_terms(self) -> list[str]:
@@ -55,7 +56,8 @@ def analyse(text: str, bm25: SparseBM25, glossary: Glossary, synonyms=None) -> Q
                  wants=answer_type.wanted(text),
                  acronym=glossary.asked_about(content_words(text)),
                  expansions=expansions, rephrased=rephrase(
-                     text, [e for e in expansions if not in_plans(e.source, bm25)]))
+                     text, [e for e in expansions if not in_plans(e.source, bm25)]),
+                 precise=answer_type.precise(text))
 
 
 def in_plans(phrase: str, bm25: SparseBM25) -> bool:
