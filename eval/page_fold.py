@@ -18,10 +18,11 @@ from pathlib import Path
 from urllib.parse import quote_plus
 
 from playwright.sync_api import sync_playwright
-from waitress.server import create_server
 
+from qa.config import Settings
 from qa.search import Searcher
-from qa.web import EXAMPLES, THREADS, create_app
+from qa.server import make_server
+from qa.web import EXAMPLES
 
 SIZES = {"phone": (390, 844), "desktop": (1366, 900)}
 PARTS = {"quote": "section.answer blockquote", "source": "section.answer .answer-source",
@@ -37,10 +38,11 @@ def on_screen(page, selector: str, height: int) -> bool:
 def main(n: int = 30) -> None:
     dev = [json.loads(line)["question"] for line in Path("eval/dev.jsonl").open()][:n]
     questions = list(EXAMPLES) + dev
-    server = create_server(create_app(Searcher.open()), host="127.0.0.1", port=0, threads=THREADS)
-    base = f"http://127.0.0.1:{server.socket.getsockname()[1]}"
+    settings = Settings.from_env()
+    server = make_server(Searcher.open(settings), settings, host="127.0.0.1", port=0)
+    base = f"http://127.0.0.1:{server.port}"
     threading.Thread(target=server.run, daemon=True).start()
-    socket.create_connection(("127.0.0.1", server.socket.getsockname()[1]), timeout=10).close()
+    socket.create_connection(("127.0.0.1", server.port), timeout=10).close()
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         for size, (w, h) in SIZES.items():

@@ -21,9 +21,6 @@ MAX_K = 50
 # Files larger than this are skipped with a warning: read whole, a 50 MB text file makes
 # 110,000 passages and 1.9 GB of memory. A 300-page plan with pictures is 5-30 MB as PDF.
 MAX_FILE_MB = 40.0
-# Files larger than this are skipped with a warning: read whole, a 50 MB text file makes
-# 110,000 passages and 1.9 GB of memory. A 300-page plan with pictures is 5-30 MB as PDF.
-MAX_FILE_MB = 40.0
 
 
 class SettingsError(ValueError):
