@@ -176,6 +176,19 @@ def test_add_and_remove_refuse_bad_input_and_change_nothing(small, tmp_path):
     assert (s.index_dir / "CURRENT").read_bytes() == pointer
 
 
+def test_removing_a_replaced_paper_keeps_both_versions(small, tmp_path):
+    s = replace(small, corpus_dir=tmp_path / "corpus", index_dir=tmp_path / "index")
+    shutil.copytree(small.corpus_dir, s.corpus_dir)
+    shutil.copytree(small.index_dir, s.index_dir)
+    first = (s.corpus_dir / SMALL[0]).read_bytes()
+    remove(s, [SMALL[0]])
+    (tmp_path / SMALL[0]).write_text("A new version of the paper: we will open a stroke unit.\n")
+    add(s, [tmp_path / SMALL[0]])
+    remove(s, [SMALL[0]])
+    kept = sorted(p.read_bytes() for p in (s.index_dir / "removed").glob(SMALL[0] + "*"))
+    assert kept == sorted([first, (tmp_path / SMALL[0]).read_bytes()])
+
+
 def test_a_second_build_waits_or_refuses(small):
     with build_lock(small.index_dir):
         with pytest.raises(BuildBusy, match="another build"):

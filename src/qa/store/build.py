@@ -123,6 +123,7 @@ def remove(settings: Settings, targets: list[str], wait: bool = True,
         names = list(dict.fromkeys(names))
         for name in names:
             (bin_ / name).parent.mkdir(parents=True, exist_ok=True)
+            _keep_earlier(bin_ / name, corpus / name)
             os.replace(corpus / name, bin_ / name)
         # The catalog may not name a missing file: the entries go with the files.
         _move_entries(corpus / CATALOG_NAME, bin_ / CATALOG_NAME, names)
@@ -216,6 +217,17 @@ def _update(settings: Settings, full: bool, say, encoder, t0: float) -> BuildRep
     disk.collect(index_dir)
     report.seconds = time.perf_counter() - t0
     return report
+
+
+def _keep_earlier(removed: Path, leaving: Path) -> None:
+    """A paper removed before under the same name, with other bytes, moves aside to the first
+    free `<name>.<n>` rather than be overwritten: a replaced paper removed twice loses neither."""
+    if not removed.exists() or removed.read_bytes() == leaving.read_bytes():
+        return
+    n = 1
+    while removed.with_name(f"{removed.name}.{n}").exists():
+        n += 1
+    os.replace(removed, removed.with_name(f"{removed.name}.{n}"))
 
 
 def _move_entries(source: Path, target: Path, names: list[str]) -> None:
