@@ -96,7 +96,7 @@ class Live:
         except IndexError_ as e:
             self._log(f"planqa: keeping index {_name(served)}: the new one cannot be loaded ({e})")
             return False
-        new = Searcher(index, self.settings, encoder=served.encoder)
+        new = Searcher(index, self.settings, encoder=served.encoder, synonyms=served.synonyms)
         self._searcher = new  # one reference swapped: the next request gets the new index
         self.switched_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         self.switches += 1
