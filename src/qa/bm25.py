@@ -119,14 +119,3 @@ class SparseBM25:
     def idf(self, token: str) -> float:
         i = self.vocab.get(token)
         return 0.0 if i is None else float(self.idf_values[i])
-
-    def to_arrays(self) -> dict[str, np.ndarray]:
-        w = self.weights
-        return {"bm25_data": w.data, "bm25_indices": w.indices, "bm25_indptr": w.indptr,
-                "bm25_idf": self.idf_values, "bm25_shape": np.asarray(w.shape)}
-
-    @classmethod
-    def from_arrays(cls, arrays, vocab: list[str]) -> "SparseBM25":
-        w = sparse.csr_matrix((arrays["bm25_data"], arrays["bm25_indices"], arrays["bm25_indptr"]),
-                              shape=tuple(arrays["bm25_shape"]))
-        return cls({t: i for i, t in enumerate(vocab)}, arrays["bm25_idf"], w)

@@ -5,13 +5,11 @@ import argparse
 import json
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 from .cite import pages
 from .config import FUSIONS, MAX_K, MODES, Settings, SettingsError, describe, whole
 
-EXAMPLE_QUESTION = "what is the stroke model?"
 
 
 class CliError(Exception):

@@ -82,7 +82,6 @@ _FORECAST = re.compile(r"\b(likely|unlikely|projections?|projected|forecasts?|fo
 _CONCESSION = re.compile(r"^(?:whilst|while|although|though|even if)\b[^,]*,", re.I)
 _NEED = re.compile(r"\bwill (?:also |still )?(?:need|require|be required|be needed)\b", re.I)
 _QUESTION_WORD = re.compile(r"^(what|how|why|when|where|who|which)\b", re.I)
-_TARGET_ROW = re.compile(r"(\S.*?)\s[–-]\s")
 
 
 def is_commitment(text: str, kind: str, pledged: bool = False, doc_date: str = "") -> bool:

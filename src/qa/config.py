@@ -15,7 +15,6 @@ FUSIONS = ("rrf", "score")
 ENCODERS = ("auto", "onnx", "torch")
 LOG_FORMATS = ("text", "json")
 RANKERS = ("plain", "ltr")
-EXPANSIONS = ("max", "blend", "off")
 MAX_QUERY_CHARS = 1000
 MAX_K = 50
 # Files larger than this are skipped with a warning: read whole, a 50 MB text file makes

@@ -120,10 +120,3 @@ class Glossary:
         acr = acronym.lower()
         return (f"{long} ({acr})" in low
                 or re.search(rf"^{re.escape(acr)}\t+{re.escape(long)}", low, re.M) is not None)
-
-    def to_json(self) -> dict:
-        return self.entries
-
-    @classmethod
-    def from_json(cls, data: dict) -> "Glossary":
-        return cls(dict(data))

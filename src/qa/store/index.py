@@ -136,9 +136,6 @@ class SentenceVectors:
         rows = np.arange(int(counts.sum())) + np.repeat(starts - firsts, counts)
         return SentenceCosines(self.vectors[rows] @ q, firsts, counts)
 
-    def to_arrays(self) -> dict[str, np.ndarray]:
-        return {"vectors": self.vectors, "spans": self.spans, "ptr": self.ptr}
-
     @classmethod
     def concat(cls, parts: list["SentenceVectors"], dim: int) -> "SentenceVectors":
         """One table of several, in order: each part's pointers shifted past the rows before it."""
