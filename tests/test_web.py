@@ -302,6 +302,8 @@ def test_every_response_carries_the_safety_headers(client, path):
 @pytest.mark.parametrize("params,text", [
     ({"q": "x" * 1001}, "limit is 1,000"),
     ({"q": "stroke", "doc": "nope"}, "unknown document"),
+    ({"q": "stroke", "k": "²"}, "k must be a whole number"),
+    ({"q": "stroke", "k": "٥"}, "k must be a whole number"),
 ])
 def test_page_bad_input_is_friendly(client, params, text):
     resp = client.get("/search", query_string=params)

@@ -21,7 +21,7 @@ from . import commitments_web, openapi
 from .answer import answer_of, sentence_of
 from .chunk import SECTION_SEP, section_path
 from .cite import citation, pages, public_link, uk_date
-from .config import MAX_K
+from .config import MAX_K, whole
 from .search import QueryError, Searcher
 
 # Templates and static files ship inside the package, so an installed wheel serves the page.
@@ -121,7 +121,11 @@ def _search_args() -> dict:
     k is carried only as the user chose it and only when valid: a bad one is reported once,
     not resubmitted with every later search."""
     args = {k: v for k in SEARCH_ARGS if (v := request.args.get(k))}
-    if "k" in args and not (args["k"].isdigit() and 1 <= int(args["k"]) <= MAX_K):
+    # The settings' rule for whole numbers: str.isdigit() also passes "²", which int() refuses.
+    try:
+        if "k" in args:
+            whole(1, MAX_K)(args["k"])
+    except ValueError:
         del args["k"]
     return args
 
