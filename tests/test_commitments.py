@@ -252,7 +252,7 @@ def test_register_pages_keep_filters(app, items):
                                                         "sort": "due"}).get_data(as_text=True)
     assert ('href="/commitments?area=Coventry+and+Warwickshire&amp;sort=due&amp;page=2" '
             'rel="next"') in filtered
-    for page in ("0", "999", "two"):
+    for page in ("0", "999", "two", "²"):
         resp = client.get("/commitments", query_string={"page": page})
         assert resp.status_code == 400 and "page must be a whole number" in resp.get_data(
             as_text=True)

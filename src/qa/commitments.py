@@ -16,7 +16,7 @@ from typing import Callable
 from .bm25 import words
 from .chunk import SECTION_SEP, pages_of
 from .cite import uk_date
-from .config import MAX_QUERY_CHARS
+from .config import MAX_QUERY_CHARS, whole
 from .store import Index
 from .sentences import split_sentences
 
@@ -553,9 +553,10 @@ def page_of(items: list, number: str | int | None, size: int = PAGE_SIZE) -> Pag
     """One page of the items; FilterError for a page that is not a whole number in range."""
     pages = max(1, -(-len(items) // size))
     raw = str(number).strip() if number not in (None, "") else "1"
-    if not raw.isdigit() or not 1 <= int(raw) <= pages:
-        raise FilterError(f"page must be a whole number from 1 to {pages}, not {raw!r}")
-    n = int(raw)
+    try:
+        n = whole(1, pages)(raw)  # not str.isdigit(): it passes "²", which int() refuses
+    except ValueError:
+        raise FilterError(f"page must be a whole number from 1 to {pages}, not {raw!r}") from None
     return Page(items[(n - 1) * size:n * size], n, pages, len(items))
 
 
