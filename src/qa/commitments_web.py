@@ -5,7 +5,7 @@ from datetime import date
 from functools import lru_cache
 from typing import Callable
 
-from flask import Blueprint, Flask, Response, jsonify, render_template, request, url_for
+from flask import Blueprint, Flask, Response, abort, jsonify, render_template, request, url_for
 
 from .cite import citation, pages, public_link, uk_date
 from .commitments import (PAGE_SIZE, SORTS, FilterError, count, due_words, extract, file_name,
@@ -102,7 +102,7 @@ def register(app: Flask, current: Callable[[], Searcher]) -> None:
         try:
             items = found()
         except FilterError as e:
-            return jsonify({"error": {"code": "bad_request", "message": str(e)}}), 400
+            abort(400, description=str(e))  # the app's one error face (web.error_face)
         return jsonify({"commitments": [{**c.to_dict(), "link": link(c), "citation": cite(c)}
                                         for c in items]})
 
