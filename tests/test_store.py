@@ -163,15 +163,22 @@ def test_add_and_remove_refuse_bad_input_and_change_nothing(small, tmp_path):
     shutil.copytree(small.corpus_dir, s.corpus_dir)
     (tmp_path / "binary.txt").write_bytes(b"\x00\x01PK" * 100)
     (tmp_path / SMALL[0]).write_text("a different paper under the same name\n")
+    # Its id is the corpus paper's: the build would refuse the folder from then on.
+    (tmp_path / SMALL[0].removesuffix(".txt")).write_text("a paper named like another's id\n")
     pointer = (s.index_dir / "CURRENT").read_bytes()
     for args, message in ((["add", str(tmp_path / "missing.txt")], "cannot read"),
                           (["add", str(tmp_path / "binary.txt")], "binary"),
                           (["add", str(tmp_path / SMALL[0])], "already holds a different"),
+                          (["add", str(tmp_path / SMALL[0].removesuffix(".txt"))],
+                           "would share the document id"),
                           (["remove", "no_such_doc"], "no document"),
                           (["remove", *SMALL], "every document")):
         out = cli(*args, env=env_of(s))
         assert out.returncode == 2 and message in out.stderr and "Traceback" not in out.stderr
         assert len(out.stderr.strip().splitlines()) == 1
+    (tmp_path / "long.txt").write_text("We will open a stroke unit by 2030.\n" * 1000)
+    out = cli("add", str(tmp_path / "long.txt"), env={**env_of(s), "QA_MAX_FILE_MB": "0.03"})
+    assert out.returncode == 2 and "over the size limit" in out.stderr
     assert sorted(p.name for p in s.corpus_dir.iterdir()) == sorted([*SMALL, "catalog.json"])
     assert (s.index_dir / "CURRENT").read_bytes() == pointer
 

@@ -88,8 +88,21 @@ def add(settings: Settings, paths: list[Path], wait: bool = True,
                 raise BadInput(f"the corpus already holds a different {name}; "
                                f"'qa remove {name}' first to replace it")
             chosen[name] = data
+        fresh = [name for name in chosen if not (corpus / name).exists()]
         for name, data in chosen.items():
             disk._write_atomic(corpus / name, data)
+        try:
+            # What the build's scan refuses (over the size limit, a document id another file
+            # has) is refused now, before the catalog or the index changes; left in the corpus
+            # it would stop every later build.
+            refused = [f"{n}: {why}" for n, why in scan(corpus, settings.max_file_bytes)[1]
+                       if n in chosen]
+            if refused:
+                raise BadInput(f"cannot add {refused[0]}")
+        except (BadInput, CorpusError) as e:
+            for name in fresh:
+                (corpus / name).unlink(missing_ok=True)
+            raise BadInput(f"cannot add: {e}" if isinstance(e, CorpusError) else str(e)) from None
         _move_entries(settings.index_dir / REMOVED / CATALOG_NAME, corpus / CATALOG_NAME,
                       list(chosen))
         report = _update(settings, False, say, encoder, t0)
