@@ -172,6 +172,7 @@ def test_add_and_remove_refuse_bad_input_and_change_nothing(small, tmp_path):
                           (["add", str(tmp_path / SMALL[0].removesuffix(".txt"))],
                            "would share the document id"),
                           (["remove", "no_such_doc"], "no document"),
+                          (["remove", "catalog.json"], "no document"),
                           (["remove", *SMALL], "every document")):
         out = cli(*args, env=env_of(s))
         assert out.returncode == 2 and message in out.stderr and "Traceback" not in out.stderr

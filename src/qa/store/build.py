@@ -126,7 +126,8 @@ def remove(settings: Settings, targets: list[str], wait: bool = True,
         for t in targets:
             name = t if (corpus / t).is_file() and (corpus / t).resolve().is_relative_to(
                 corpus.resolve()) else by_id.get(t)
-            if name is None or not (corpus / name).is_file():
+            if name is None or name == CATALOG_NAME or not (corpus / name).is_file():
+                # The catalog is no paper: taken out, every paper would lose its metadata.
                 raise BadInput(f"no document {t!r} in {corpus}: give a file name or a doc id "
                                "('qa info' lists them)")
             names.append(name)
