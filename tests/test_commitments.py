@@ -3,14 +3,17 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import re
+import subprocess
+import sys
 from datetime import date
 
 import pytest
 
 from qa.commitments import (CSV_COLUMNS, PAGE_SIZE, FilterError, due_date, extract, figures,
                             is_commitment, owner, select)
-from conftest import qa_cli, validate
+from conftest import ROOT, qa_cli, validate
 
 PRONOUNS = {"we", "our", "us", "this", "that", "these", "those", "they", "there", "it", "its"}
 
@@ -302,3 +305,14 @@ def test_cli_commitments(cli_env):
     out = qa_cli("commitments", "--q", "zebra", "--json", env_extra=cli_env)
     assert out.returncode == 0 and "no commitments match" in out.stderr
     assert out.stdout.strip().replace("\n", "").replace(" ", "") == '{"commitments":[]}'
+
+
+def test_cli_commitments_into_a_pipe_closed_early(cli_env):
+    # `qa commitments | head -1`: the reader goes after one line; the command stops quietly.
+    proc = subprocess.Popen([sys.executable, "-m", "qa.cli", "commitments"], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env={**os.environ, "HF_HUB_OFFLINE": "1", **cli_env})
+    assert proc.stdout.readline().startswith(b"- ")
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141 and err == ""
