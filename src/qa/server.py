@@ -332,7 +332,9 @@ def serve(source, host: str, port: int, settings) -> None:
     log.addHandler(handler)
     log.setLevel(logging.INFO)
     log.propagate = False
-    searcher = source.current() if hasattr(source, "current") else source
+    # A source's searcher as it stands (web.Fixed, store.Live): current() would start the
+    # index watcher here, in a parent that may only fork the workers.
+    searcher = getattr(source, "searcher", source)
     searcher.search("warm up", k=1)  # load the model before the first visitor, not during
     if settings.workers == 1:
         server = make_server(source, settings, host, port)

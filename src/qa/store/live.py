@@ -51,6 +51,12 @@ class Live:
         self._watching_pid: int | None = None
         self._starting = threading.Lock()
 
+    @property
+    def searcher(self):
+        """The searcher served now, without starting a watcher in this process: a parent that
+        only forks the workers (QA_WORKERS) must not load every new build for nothing."""
+        return self._searcher
+
     def current(self):
         if self._watching_pid != os.getpid():
             with self._starting:  # the first requests of a process may come side by side
