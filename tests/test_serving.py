@@ -324,6 +324,11 @@ def test_health_hashes_the_corpus_only_when_it_changes(index, settings, tmp_path
     changed.write_text(changed.read_text() + "\nA new closing line.\n")
     assert cached.of(searcher) == []  # not looked at again within `every` seconds
     assert Staleness(every=0).of(searcher) == [changed.name]
+    watch = Staleness(every=0)
+    assert watch.of(searcher) == [changed.name]
+    (corpus / "sub").mkdir()
+    (corpus / "sub" / "new.txt").write_text("A paper in a sub-folder of the corpus.\n")
+    assert watch.of(searcher) == sorted([changed.name, "sub/new.txt"])
 
 
 def test_schemathesis_finds_nothing(live_server, tmp_path):

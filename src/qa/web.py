@@ -192,11 +192,16 @@ class Staleness:
 
     @staticmethod
     def signature(folder: Path) -> tuple:
-        try:
-            stats = [(e.name, e.stat()) for e in os.scandir(folder) if e.is_file()]
-        except OSError:
-            return ()
-        return tuple(sorted((name, st.st_size, st.st_mtime_ns) for name, st in stats))
+        # The whole tree, as the build reads it: a paper in a sub-folder counts too.
+        stats = []
+        for root, _, files in os.walk(folder):
+            for name in files:
+                try:
+                    st = os.stat(os.path.join(root, name))  # a link: what it points to
+                except OSError:
+                    continue
+                stats.append((os.path.join(root, name), st.st_size, st.st_mtime_ns))
+        return tuple(sorted(stats))
 
     def of(self, searcher: Searcher) -> list[str]:
         with self._lock:
