@@ -168,3 +168,10 @@ def test_missing_user_file_is_a_one_line_error(tmp_path):
     out = qa_cli("synonyms", "bed blocking", env_extra={"QA_SYNONYMS": str(tmp_path / "no.txt")})
     assert out.returncode == 2
     assert out.stderr.count("\n") == 1 and "no.txt" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_an_acronym_that_stems_to_a_function_word_never_matches_it():
+    vocab = Synonyms.load()
+    assert not any("Office for National Statistics" in e.terms
+                   for e in vocab.expand("can residents sit in on the meetings"))
+    assert any("Office for National Statistics" in e.terms for e in vocab.expand("ONS figures"))

@@ -125,8 +125,9 @@ OPTIONS: tuple[Option, ...] = (
            "share of the fused score from the dense retriever (score fusion)", number(0, 1)),
     Option("sentence_weight", "QA_SENTENCE_WEIGHT", 0.5,
            "share of a passage's dense score from its best sentence", number(0, 1)),
-    # "ltr": the learned ranker shipped in the package; "plain": the fixed blend.
-    Option("ranker", "QA_RANKER", "ltr",
+    # "plain": the fixed blend, the default; "ltr": the learned ranker shipped in the package
+    # (out of fold it matched the blend's nDCG on the final index, no clear gain: eval/README).
+    Option("ranker", "QA_RANKER", "plain",
            "how passages are ranked: plain (the fixed blend) or ltr (the learned ranker)",
            choice(*RANKERS)),
     # Citation links are built from it, never from a request's Host header.
@@ -191,12 +192,13 @@ _FIXED = [
     # phrases the plans never use, and of phrases they use too.
     # Chosen by eval/cv.py (5-fold CV on the dev set).
     ("synonym_weight", float, field(default=0.7)),
-    ("also_weight", float, field(default=0.2)),
+    ("also_weight", float, field(default=0.1)),
     # How the dense side uses the question reworded in the plans' words: the better of the
     # two matches (max), their mean (blend), or not at all (off: each lost nDCG out of fold).
     ("expansion", str, field(default="off")),
-    # Lift of a passage whose sentence holds what the question asks for, near its words.
-    ("answer_weight", float, field(default=0.15)),
+    # Lift of a passage whose sentence holds what the question asks for, near its words
+    # (0: on the final index no value gained out of fold).
+    ("answer_weight", float, field(default=0.0)),
     # Score taken off a passage for each passage of its document ranked above it (0: each
     # value tried lost nDCG out of fold).
     ("diversity", float, field(default=0.0)),

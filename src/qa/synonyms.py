@@ -21,7 +21,7 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
-from .bm25 import _stemmer
+from .bm25 import STOPWORDS, _stemmer
 
 SHIPPED = "data/synonyms.txt"
 
@@ -81,8 +81,13 @@ class Synonyms:
         self._rules = rules  # in file order
         # phrase key -> [(term, term key)], each term once, never the phrase itself
         self._targets: dict[tuple[str, ...], list[Term]] = {}
+        # An acronym can stem to a function word ("ONS" to "on"): such a key matches only
+        # where the question writes it exactly as the vocabulary does.
+        self._exact: dict[tuple[str, ...], set[str]] = {}
         for sources, targets in rules:
-            for _, k in sources:
+            for source, k in sources:
+                if all(w in STOPWORDS for w in k):
+                    self._exact.setdefault(k, set()).add(source)
                 out = self._targets.setdefault(k, [])
                 seen = {k, *(tk for _, tk in out)}
                 for term, tk in targets:
@@ -130,7 +135,10 @@ class Synonyms:
         found = []
         for i in range(len(words)):
             for n in range(min(self._longest, len(words) - i), 0, -1):
-                if words[i:i + n] in self._targets:
+                k = words[i:i + n]
+                if k in self._targets and (
+                        k not in self._exact
+                        or question[toks[i][0]:toks[i + n - 1][1]] in self._exact[k]):
                     found.append((i, i + n))
         taken: set[int] = set()
         chosen = []
