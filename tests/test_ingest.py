@@ -107,6 +107,18 @@ def test_markdown_headings_are_in_the_section_path_and_pipe_tables_are_rows():
     assert "1. Recruit two more clinicians.\n2. Open a Saturday clinic." in doc.text
 
 
+def test_a_files_own_date_and_address_are_taken_only_when_well_formed():
+    page = ("---\ntitle: Care homes plan\ndate: {date}\nsource_url: {url}\n---\n"
+            "# Care homes\n\nWe will open two care homes.\n")
+    bad = read_bytes("bad.md", page.format(date="2019-13-45", url="javascript:alert(1)").encode(),
+                     None)
+    assert bad.date != "2019-13-45" and bad.source_url == ""
+    assert "source_url" not in bad.origins and bad.origins.get("date") != "properties"
+    good = read_bytes("good.md", page.format(date="2019-05-01",
+                                             url="https://example.org/plan").encode(), None)
+    assert (good.date, good.source_url) == ("2019-05-01", "https://example.org/plan")
+
+
 def test_html_or_pdf_saved_as_txt_goes_to_its_own_loader():
     html = read_bytes("saved page.txt", HTML_PAGE.encode(), None)
     assert "STRIPME" not in html.text and "<" not in html.text and html.headings

@@ -10,6 +10,18 @@ from .record import DOC_TYPES, META_FIELDS, CorpusError
 CATALOG_NAME = "catalog.json"
 FIELDS = (*META_FIELDS, "source_url")
 _ISO = re.compile(r"^\d{4}(?:-(0[1-9]|1[0-2])(?:-(0[1-9]|[12]\d|3[01]))?)?$")
+_WEB = re.compile(r"^https?://\S+$")
+
+
+def is_iso_date(value: str) -> bool:
+    """YYYY, YYYY-MM or YYYY-MM-DD with a real month and day: what a catalog date may be, and
+    what a format's own properties must be to be taken."""
+    return bool(_ISO.match(value))
+
+
+def is_web_address(value: str) -> bool:
+    """An http(s) address: the only kind a page may link to as the original paper."""
+    return bool(_WEB.match(value))
 
 
 def check_entry(name: str, entry, corpus_dir: Path) -> dict:
@@ -28,11 +40,11 @@ def check_entry(name: str, entry, corpus_dir: Path) -> dict:
     if entry.get("type") and entry["type"] not in DOC_TYPES:
         raise CorpusError(f"{where}: unknown type {entry['type']!r}; use one of "
                           f"{', '.join(DOC_TYPES)}")
-    if entry.get("date") and not _ISO.match(entry["date"]):
+    if entry.get("date") and not is_iso_date(entry["date"]):
         raise CorpusError(f"{where}: date {entry['date']!r} is not ISO (YYYY, YYYY-MM or "
                           "YYYY-MM-DD)")
     url = entry.get("source_url")
-    if url and not re.match(r"^https?://\S+$", url):
+    if url and not is_web_address(url):
         raise CorpusError(f"{where}: source_url {url!r} is not an http(s) address")
     if not (corpus_dir / name).is_file():
         raise CorpusError(f"{where} names no file in {corpus_dir}")

@@ -42,8 +42,6 @@ def _front_matter(src: str) -> tuple[str, dict]:
 
 def load(data: bytes) -> Parsed:
     src, props = _front_matter(decode(data).replace("\r\n", "\n"))
-    if props.get("date") and not re.match(r"^\d{4}(-\d\d){0,2}$", props["date"]):
-        del props["date"]
     out = TextBuilder()
     tokens = _MD.parse(src)
     lists: list[list] = []  # open lists: [ordered, next number]

@@ -8,6 +8,7 @@ import re
 import zipfile
 
 from . import docx, html, markdown, pdf, text
+from .catalog import is_iso_date, is_web_address
 from .meta import infer
 from .record import Document, Parsed, Skip
 from .scan import doc_id_for
@@ -84,8 +85,12 @@ def read_bytes(name: str, data: bytes, entry: dict | None) -> Document:
     parsed = parse(name, data)
     if not parsed.text.strip():
         raise Skip("no text")
-    meta, origins = infer(name, parsed.text, parsed.headings, parsed.props, entry)
-    source_url = (entry or {}).get("source_url") or parsed.props.get("url", "")
+    # A file's own date and address are taken only in the form the catalog requires: front
+    # matter may say "2019-13-45" or "javascript:...", and the page would show or link it.
+    checks = {"date": is_iso_date, "url": is_web_address}
+    props = {k: v for k, v in parsed.props.items() if checks.get(k, bool)(v)}
+    meta, origins = infer(name, parsed.text, parsed.headings, props, entry)
+    source_url = (entry or {}).get("source_url") or props.get("url", "")
     if source_url:
         origins["source_url"] = "catalog" if (entry or {}).get("source_url") else "properties"
     return Document(doc_id=doc_id_for(name), path=name, text=parsed.text, pages=parsed.pages,
