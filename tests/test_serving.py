@@ -250,6 +250,17 @@ def test_a_bad_setting_is_one_line_naming_the_variable(env, name):
         assert "Traceback" not in r.stderr
 
 
+def test_a_port_in_use_is_one_line(cli_env):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        r = qa_cli("serve", "--no-build", "--port", port, env_extra=cli_env, timeout=120)
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert r.stderr.strip().splitlines() == [f"qa: error: cannot listen on 127.0.0.1:{port}: "
+                                             "Address already in use"]
+
+
 def test_qa_settings_lists_every_variable_with_its_help():
     from qa.config import OPTIONS
 

@@ -188,7 +188,14 @@ def cmd_serve(args, settings: Settings) -> int:
     settings = replace(settings, encoder_threads=settings.encoder_threads or 1)
     searcher = open_searcher(settings, rebuild_if_needed=not args.no_build)
     live = Live(settings, searcher)  # follows CURRENT: new builds are served by themselves
-    serve(live, args.host or settings.host, args.port or settings.port, settings)
+    host, port = args.host or settings.host, args.port or settings.port
+    try:
+        serve(live, host, port, settings)
+    except (OSError, ValueError) as e:  # the address: taken, not this machine's, no host name
+        # (waitress raises ValueError for a host it cannot resolve)
+        print(f"qa: error: cannot listen on {host}:{port}: {getattr(e, 'strerror', None) or e}",
+              file=sys.stderr)
+        return 1
     return 0
 
 
