@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -470,3 +471,13 @@ def test_cli_eval_reports_every_mode(cli_env):
     assert reports["hybrid"]["answerable"] == sum(bool(q.needles) for q in questions)
     assert reports["hybrid"]["overall"]["hit@10"] >= 0.8
     assert "multi_doc" in reports["hybrid"]["by_kind"]
+
+
+def test_cli_eval_of_unanswerable_questions_only(cli_env, tmp_path):
+    # No answerable question: the answer metrics have nothing to average and print as "-".
+    path = tmp_path / "silent.jsonl"
+    path.write_text(json.dumps({"id": "u1", "question": "what will the moon base cost?",
+                                "kind": "unanswerable", "gold": []}) + "\n")
+    out = qa_cli("eval", str(path), "--modes", "bm25", env_extra=cli_env)
+    assert out.returncode == 0 and "Traceback" not in out.stderr, out.stderr
+    assert re.search(r"ndcg@10\s+-\n", out.stdout) and "no-answer, unanswerable" in out.stdout

@@ -158,6 +158,11 @@ def evaluate(searcher, questions: list[Question], mode: str, **search_kw) -> dic
     }
 
 
+def _cell(value, width: int, spec: str) -> str:
+    # A metric over no questions (a file of unanswerable ones only) is None: shown as "-".
+    return f"{'-' if value is None else format(value, spec):>{width}}"
+
+
 def format_report(reports: list[dict]) -> str:
     """A side-by-side text table of the modes' figures, overall then per kind."""
     modes = [r["mode"] for r in reports]
@@ -166,7 +171,8 @@ def format_report(reports: list[dict]) -> str:
     lines = [f"answerable questions: {reports[0]['answerable']}, "
              f"unanswerable: {reports[0]['unanswerable']}", "", "overall", head]
     for m in METRICS:
-        lines.append(f"  {m:<26}" + "".join(f"{r['overall'][m]:>{width}.3f}" for r in reports))
+        lines.append(f"  {m:<26}" + "".join(_cell(r["overall"][m], width, ".3f")
+                                            for r in reports))
     lines.append(f"  {'median passage chars':<26}"
                  + "".join(f"{r['median_passage_chars']:>{width}.0f}" for r in reports))
     lines.append(f"  {'median search ms':<26}"
@@ -174,14 +180,12 @@ def format_report(reports: list[dict]) -> str:
     for key, label in (("highlight_on_answer", "highlight on the answer"),
                        ("no_answer_on_unanswerable", "no-answer, unanswerable"),
                        ("no_answer_on_answerable", "no-answer, answerable")):
-        vals = [r[key] for r in reports]
-        lines.append(f"  {label:<26}" + "".join(
-            f"{v:>{width}.3f}" if v is not None else f"{'-':>{width}}" for v in vals))
+        lines.append(f"  {label:<26}" + "".join(_cell(r[key], width, ".3f") for r in reports))
     lines += ["", "by kind (hit@5 / mrr@10 / ndcg@10)", f"{'':<28}" + "".join(
         f"{m:>{width + 8}}" for m in modes)]
     for kind in reports[0]["by_kind"]:
         n = reports[0]["by_kind"][kind]["n"]
-        cells = "".join(f"{'%.2f/%.2f/%.2f' % tuple(r['by_kind'][kind][m] for m in ('hit@5', 'mrr@10', 'ndcg@10')):>{width + 8}}"
+        cells = "".join(f"{'/'.join(_cell(r['by_kind'][kind][m], 0, '.2f') for m in ('hit@5', 'mrr@10', 'ndcg@10')):>{width + 8}}"
                         for r in reports)
         lines.append(f"  {kind + f' ({n})':<26}{cells}")
     return "\n".join(lines)
