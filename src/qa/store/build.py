@@ -45,7 +45,8 @@ class BuildReport:
         head = "built index" if self.path else "index up to date"
         tail = f", {len(self.skipped)} file(s) skipped" if self.skipped else ""
         return (f"{head}: {self.documents} documents, {self.passages} passages ("
-                f"{', '.join(counts)}, {self.embedded} passages embedded), "
+                f"{', '.join(counts)}, {self.embedded} passage{'' if self.embedded == 1 else 's'} "
+                f"embedded), "
                 f"{self.seconds:.1f} s{tail}")
 
 
