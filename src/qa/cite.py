@@ -4,9 +4,7 @@ from __future__ import annotations
 import re
 
 from .chunk import section_path
-
-MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
-          "September", "October", "November", "December")
+from .dates import MONTHS
 _ISO = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
 
 

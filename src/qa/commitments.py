@@ -17,10 +17,10 @@ from .bm25 import words
 from .chunk import SECTION_SEP, pages_of
 from .cite import uk_date
 from .config import MAX_QUERY_CHARS, whole
+from .dates import month_number
 from .store import Index
 from .sentences import split_sentences
 
-MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 _MONTH = r"(jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sept?(?:ember)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)"
 # What a spreadsheet user reads, in the order they read it; offsets and ids stay in the JSON.
 CSV_COLUMNS = ("commitment", "due", "figures", "owner", "topic", "document", "publisher",
@@ -137,7 +137,7 @@ def _dated_before(text: str, doc_date: str) -> bool:
     """Whether every month the text names ("in October 2017") is before the document's date."""
     if len(doc_date) < 7:
         return False
-    when = [(int(m.group(2)), _month_number(m.group(1))) for m in _MONTH_YEAR.finditer(text)]
+    when = [(int(m.group(2)), month_number(m.group(1))) for m in _MONTH_YEAR.finditer(text)]
     return bool(when) and max(when) < (int(doc_date[:4]), int(doc_date[5:7]))
 
 
@@ -222,17 +222,13 @@ _DUE_FORMS = [
 ]
 
 
-def _month_number(name: str) -> int:
-    return MONTHS.index(name[:3].lower()) + 1
-
-
 def due_date(text: str, doc_date: str = "") -> str | None:
     """The deadline a statement gives, as "YYYY" or "YYYY-MM"; None when it states none."""
     for form, m in ((i, f.search(text)) for i, f in enumerate(_DUE_FORMS)):
         if not m:
             continue
         if form == 0:
-            return f"{int(m.group(2)):04d}-{_month_number(m.group(1)):02d}"
+            return f"{int(m.group(2)):04d}-{month_number(m.group(1)):02d}"
         if form == 1:
             start = int(m.group(1)) % 100
             end = int(m.group(2))
@@ -242,9 +238,9 @@ def due_date(text: str, doc_date: str = "") -> str | None:
         if form == 2:
             return m.group(1)
         if form == 3:
-            return f"{2000 + int(m.group(2)):04d}-{_month_number(m.group(1)):02d}"
+            return f"{2000 + int(m.group(2)):04d}-{month_number(m.group(1)):02d}"
         if doc_date[:4].isdigit():
-            month = _month_number(m.group(1))
+            month = month_number(m.group(1))
             year = int(doc_date[:4])
             if len(doc_date) >= 7 and month < int(doc_date[5:7]):
                 year += 1

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from datetime import date
-from functools import lru_cache
 from typing import Callable
 
 from flask import Blueprint, Flask, Response, abort, jsonify, render_template, request, url_for
@@ -10,6 +9,7 @@ from flask import Blueprint, Flask, Response, abort, jsonify, render_template, r
 from .cite import citation, pages, public_link, uk_date
 from .commitments import (PAGE_SIZE, SORTS, FilterError, count, due_words, extract, file_name,
                           order, page_of, select, to_csv)
+from .memo import per_object
 from .store import Index
 from .search import Searcher
 
@@ -18,7 +18,7 @@ FILTERS = ("q", "area", "doc", "due_before", "due_after")
 VIEW = ("sort", "page")
 
 
-@lru_cache(maxsize=2)  # the index served and, during a switch, the one before it
+@per_object
 def _extracted(index: Index) -> list:
     return extract(index)
 

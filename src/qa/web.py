@@ -9,7 +9,6 @@ import threading
 import time
 import weakref
 from dataclasses import dataclass
-from functools import lru_cache
 from http import HTTPStatus
 from pathlib import Path
 from urllib.parse import unquote_to_bytes
@@ -22,6 +21,7 @@ from .answer import answer_of, sentence_of
 from .chunk import SECTION_SEP, section_path
 from .cite import citation, pages, public_link, uk_date
 from .config import MAX_K, whole
+from .memo import per_object
 from .search import QueryError, Searcher
 
 # Templates and static files ship inside the package, so an installed wheel serves the page.
@@ -236,7 +236,7 @@ class IndexView:
     outlines: dict
 
 
-@lru_cache(maxsize=2)  # the index served and, during a switch, the one before it
+@per_object
 def index_view(searcher: Searcher) -> IndexView:
     page_globals = {"corpus": _corpus_summary(searcher), "docs": searcher.index.docs,
                     "doc_options": [(d.doc_id, d.title) for d in searcher.index.docs],

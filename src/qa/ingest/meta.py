@@ -5,19 +5,14 @@ from __future__ import annotations
 import re
 from pathlib import PurePosixPath
 
+from ..dates import MONTHS, month_number
 from .record import META_FIELDS
 
-_MONTHS = ("january february march april may june july august september october november "
-           "december").split()
-_MONTH_RE = "|".join(m[:3] + r"\w*" for m in _MONTHS)
+_MONTH_RE = "|".join(m[:3] + r"\w*" for m in MONTHS)
 _DATE_DMY = re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+({_MONTH_RE}),?\s+((?:19|20)\d\d)\b", re.I)
 _DATE_MY = re.compile(rf"\b({_MONTH_RE})\s+((?:19|20)\d\d)\b", re.I)
 _DATE_NUM = re.compile(r"\b(\d{1,2})[/.](\d{1,2})[/.](\d{2}|\d{4})\b")
 _DATE_ISO = re.compile(r"(?<!\d)((?:19|20)\d\d)-(\d\d)(?:-(\d\d))?(?!\d)")
-
-
-def _month(name: str) -> int:
-    return _MONTHS.index(next(m for m in _MONTHS if name.lower().startswith(m[:3]))) + 1
 
 
 def _dates(text: str):
@@ -27,7 +22,7 @@ def _dates(text: str):
         if 1 <= mo <= 12 and (d is None or 1 <= int(d) <= 31):
             yield m.start(), f"{y:04d}-{mo:02d}" + (f"-{int(d):02d}" if d else "")
     for m in _DATE_DMY.finditer(text):
-        day, month, year = int(m.group(1)), _month(m.group(2)), int(m.group(3))
+        day, month, year = int(m.group(1)), month_number(m.group(2)), int(m.group(3))
         if 1 <= day <= 31:
             yield m.start(), f"{year:04d}-{month:02d}-{day:02d}"
     for m in _DATE_NUM.finditer(text):
@@ -36,7 +31,7 @@ def _dates(text: str):
         if 1 <= day <= 31 and 1 <= month <= 12 and 1990 <= year <= 2100:
             yield m.start(), f"{year:04d}-{month:02d}-{day:02d}"
     for m in _DATE_MY.finditer(text):
-        yield m.start(), f"{int(m.group(2)):04d}-{_month(m.group(1)):02d}"
+        yield m.start(), f"{int(m.group(2)):04d}-{month_number(m.group(1)):02d}"
 
 
 def find_date(text: str, near: int = 0) -> str:

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from ..config import FUSIONS, MAX_K, MAX_QUERY_CHARS, MODES, RANKERS, Settings
+from ..memo import per_object
 from ..store import Index
 from . import features, no_answer
 from . import rank as ranking
@@ -135,10 +136,9 @@ class Searcher:
             raise QueryError(f"unknown document {doc!r}")
         if area and area.lower() not in {a.lower() for a in self._areas}:
             raise QueryError(f"unknown area {area!r}: known areas are {', '.join(self._areas)}")
-        keep = {d.doc_id for d in self.index.docs
-                if (not doc or d.doc_id == doc) and (not area or d.area.lower() == area.lower())}
-        return np.fromiter((p.doc_id in keep for p in self.index.passages), bool,
-                           len(self.index.passages))
+        keep = [i for i, d in enumerate(self.index.docs)
+                if (not doc or d.doc_id == doc) and (not area or d.area.lower() == area.lower())]
+        return np.isin(_doc_rows(self.index), keep)
 
     def analyse(self, query: str) -> Query:
         return analyse(query, self.index.bm25, self.index.glossary, self.synonyms)
@@ -248,3 +248,10 @@ class Searcher:
                    page=p.page, page_end=p.page_end,
                    highlights=best_sentence(self.passages.sentences(i), q_weights,
                                             sims, self.settings.highlight_dense_weight))
+
+
+@per_object
+def _doc_rows(index) -> np.ndarray:
+    """Each passage's document, as its position in index.docs: a filter is one vector test."""
+    at = {d.doc_id: i for i, d in enumerate(index.docs)}
+    return np.fromiter((at[p.doc_id] for p in index.passages), np.int32, len(index.passages))
