@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import json
 import re
+from collections import defaultdict
+from importlib import resources
 
 import pytest
 
 from conftest import qa_cli
-from qa.synonyms import SHIPPED, Expansion, Synonyms, SynonymsError
+from qa.synonyms import SHIPPED, Expansion, Synonyms, SynonymsError, key
 
 
 @pytest.fixture(scope="module")
@@ -55,35 +57,27 @@ def test_shipped_vocabulary_is_over_a_thousand_rules(shipped):
     assert len(shipped) >= 1000
 
 
+def shipped_rule_lines() -> list[tuple[int, str]]:
+    """(line number, line) of each rule of the shipped file."""
+    text = resources.files("qa").joinpath(SHIPPED).read_text("utf-8")
+    return [(n, line) for n, line in enumerate(text.splitlines(), 1)
+            if line.strip() and not line.startswith("#")]
+
+
 def test_every_shipped_line_expands_something():
     # A line whose terms all stem alike ("school nurse, school nurses") would do nothing.
-    from importlib import resources
-
-    text = resources.files("qa").joinpath(SHIPPED).read_text("utf-8")
-    idle = []
-    for n, line in enumerate(text.splitlines(), 1):
-        if line.strip() and not line.startswith("#"):
-            lefts = line.split("=>")[0].split(",")
-            if not any(Synonyms.parse(line).expand(t) for t in lefts):
-                idle.append(n)
+    idle = [n for n, line in shipped_rule_lines()
+            if not any(Synonyms.parse(line).expand(t) for t in line.split("=>")[0].split(","))]
     assert idle == []
 
 
 def test_phrases_on_different_lines_stem_apart_unless_they_are_the_same_phrase():
     # Two different words that stem alike on different lines would each gain the other's
     # expansions: "ER" (A&E) and the plans' "eRS" (e-Referral Service) once did.
-    from collections import defaultdict
-    from importlib import resources
-
-    from qa.synonyms import key
-
-    text = resources.files("qa").joinpath(SHIPPED).read_text("utf-8")
     uses = defaultdict(set)  # key -> {(line, phrase as written, case and punctuation aside)}
-    for n, line in enumerate(text.splitlines(), 1):
-        if line.strip() and not line.startswith("#"):
-            for phrase in line.split("=>")[0].split(","):
-                written = " ".join(re.findall(r"[a-z0-9&]+", phrase.lower()))
-                uses[key(phrase)].add((n, written))
+    for n, line in shipped_rule_lines():
+        for phrase in line.split("=>")[0].split(","):
+            uses[key(phrase)].add((n, " ".join(re.findall(r"[a-z0-9&]+", phrase.lower()))))
     clashes = {k: sorted(u) for k, u in uses.items()
                if len({n for n, _ in u}) > 1 and len({w for _, w in u}) > 1}
     assert clashes == {}
