@@ -84,11 +84,13 @@ def test_phrases_on_different_lines_stem_apart_unless_they_are_the_same_phrase()
 
 
 @pytest.mark.parametrize("word", ["care", "plan", "money", "health", "staff", "service", "local",
-                                  "hospital", "people", "special", "modern", "organ", "the"])
+                                  "hospital", "people", "special", "modern", "organ", "the",
+                                  "broke", "admitted", "referred", "advocates", "mum"])
 def test_a_bare_everyday_word_expands_to_nothing(shipped, word):
-    # A lone common word would pull every question that uses it towards one topic; and no
-    # spelling line may stem onto one ("hospitalised" stems to "hospit", "specialized" to
-    # "special").
+    # A lone common word would pull every question that uses it towards one topic; no spelling
+    # line may stem onto one ("hospitalised" stems to "hospit", "specialized" to "special");
+    # and a word with an everyday sense besides the health one ("she broke her hip", "the
+    # report referred to", "my mum has dementia") is no trigger on its own.
     assert shipped.expand(word) == []
 
 
