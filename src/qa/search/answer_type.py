@@ -54,8 +54,10 @@ _HOLDS = {
     # A sum is in pounds: "1.2 million" alone is as often people, "50k" a population.
     MONEY: re.compile(r"£\s?\d|\b\d[\d,.]*\s?(thousand|million|billion|m|bn|k)?\s?(pounds?|gbp)\b",
                        re.I),
+    # "How long will it run" is also answered by when it ends: "until March 2019".
     DURATION: re.compile(rf"\b\d+(\.\d+)?\s*((-|to)\s*\d+\s*)?{_UNITS}\b|\b(one|two|three|"
-                         rf"four|five|six|seven|eight|nine|ten|twelve|eighteen)\s+{_UNITS}\b",
+                         rf"four|five|six|seven|eight|nine|ten|twelve|eighteen)\s+{_UNITS}\b|"
+                         rf"\b(until|till)\s+(the\s+end\s+of\s+)?({_MONTHS}|(19|20)\d\d)\b",
                          re.I),
     # A number that is not a year.
     COUNT: re.compile(r"\b(?!(19|20)\d\d\b)\d[\d,]*(\.\d+)?\b|\b(two|three|four|five|six|"
