@@ -61,14 +61,17 @@ def missing_terms(q: Query, bm25: SparseBM25) -> list[str]:
 
 def names(text: str) -> set[str]:
     """The words the question types as names, lower-cased: an acronym ("IVF") or a word with a
-    capital that does not open the question ("in Solihull"). A question typed in capitals or
-    title case says nothing this way."""
+    capital that does not open the question ("in Solihull"). A question typed in capitals, or
+    in title case (a capital on a word such as "The" or "Is" past the first; not the A of
+    "A&E"), says nothing this way."""
     found = list(_WORD.finditer(text))
-    capital = [m for m in found if m.group()[0].isupper()]
-    if 2 * len(capital) > len(found):
+    if not any(c.islower() for c in text) or any(
+            m.group()[0].isupper() and len(m.group()) > 1 and m.group().lower() in STOPWORDS
+            for m in found[1:]):
         return set()
-    return {_POSSESSIVE.sub("", m.group().lower()).strip("'’-") for m in capital
-            if m.start() > found[0].start() or (len(m.group()) > 1 and m.group().isupper())}
+    return {_POSSESSIVE.sub("", m.group().lower()).strip("'’-") for i, m in enumerate(found)
+            if m.group()[0].isupper() and len(m.group()) > 1
+            and (i > 0 or m.group().isupper())}
 
 
 def _held(phrase: str, bm25: SparseBM25) -> bool:
