@@ -68,7 +68,8 @@ def test_the_figures_a_question_asks_for_are_read_strictly():
     assert answer_type.holds(count, "- 50 members of the County Council attended")
     assert answer_type.holds(count, "7.1 2 GP surgeries have closed")
     # A sum is in pounds.
-    assert answer_type.holds(money, "a gap of £120m") and answer_type.holds(money, "5 million pounds")
+    assert answer_type.holds(money, "a gap of £120m")
+    assert answer_type.holds(money, "5 million pounds")
     assert not answer_type.holds(money, "built around populations of 50k")
     assert not answer_type.holds(money, "1.2 million people")
     # How long a thing runs is also said by when it ends.
