@@ -5,8 +5,8 @@ weather") is not answered by the closest passage about something else. A word co
 mentioned when its stem is among the index's terms, or when the vocabulary gives it a
 wording the plans use: "family doctors" is not missing from plans that say "GP". A missing
 word the asker types as a name ("IVF", "Solihull") says more than a missing everyday word
-("grandad", where the plans say "older people"): a name has no
-rewording the plans could use instead.
+("grandad", where the plans say "older people"): a name has no rewording the plans could
+use instead.
 
 A question asking for a specific fact about a topic the plans do cover ("how much will the
 stroke reconfiguration cost") is not answered by passages about the topic either: the answer
