@@ -149,15 +149,27 @@ class ByLoad:
     """A server's encoder: the question of a request served alone gets two onnx threads
     (`alone`: about 3.8 ms against 5 ms on a quiet machine here), and requests served side by
     side get one each (`shared`): on two cores a second thread only takes a core another
-    request needs, and costs about a millisecond of CPU more a question. The server counts
+    request needs, and costs about a millisecond of CPU more a question. So does it when other
+    programs keep the cores busy (load average 4 on 2 cores: 5.9-7.3 ms against 5.5-5.7), so
+    a question is alone only while no other task is running on the machine. The server counts
     its requests in flight with request(); used outside a server, a question is alone when no
     other is being encoded."""
 
-    def __init__(self, shared, alone):
+    def __init__(self, shared, alone, cores: int | None = None):
         self.shared, self.alone = shared, alone
         self.backend, self.dim = shared.backend, shared.dim
+        self.cores = cores or os.cpu_count() or 1
         self._requests = self._encoding = 0
         self._lock = threading.Lock()
+
+    def _core_spare(self) -> bool:
+        # Linux's count of tasks running now (the fourth field, "running/total"), this one
+        # included: a moment's figure, where the load average would lag a minute behind.
+        try:
+            with open("/proc/loadavg", "rb") as f:
+                return int(f.read().split()[3].split(b"/")[0]) < self.cores
+        except (OSError, ValueError, IndexError):
+            return True
 
     @contextmanager
     def request(self):
@@ -170,10 +182,11 @@ class ByLoad:
                 self._requests -= 1
 
     @contextmanager
-    def _pick(self):
+    def pick(self):
+        """The encoder the next question gets, held while it is encoded."""
         with self._lock:
             self._encoding += 1
-            alone = self._requests <= 1 and self._encoding == 1
+            alone = self._requests <= 1 and self._encoding == 1 and self._core_spare()
         try:
             yield self.alone if alone else self.shared
         finally:
@@ -181,11 +194,11 @@ class ByLoad:
                 self._encoding -= 1
 
     def encode(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
-        with self._pick() as enc:
+        with self.pick() as enc:
             return enc.encode(texts, batch_size)
 
     def encode_spans(self, texts: list[str], spans: list, batch_size: int = 32):
-        with self._pick() as enc:
+        with self.pick() as enc:
             return enc.encode_spans(texts, spans, batch_size)
 
 
