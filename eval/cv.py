@@ -57,6 +57,7 @@ SILENCE = {
     "coverage": [0.5, 0.7],
     "answer": [0.0, 0.2],
     "precise": [0.0, 0.2, 0.25, 0.3, 0.35],
+    "names": [True, False],
 }
 MAX_FALSE = 0.02  # wrongly flagged answerable questions allowed on the training folds
 
@@ -75,6 +76,7 @@ class Prepared:
     every: features.Candidates        # every passage of the index
     found: dict                       # passage id -> set of needles it holds
     missing_share: float              # of the question's weight, in words no document holds
+    name_missing: bool                # a word it types as a name is one no document holds
 
 
 def prepare(searcher: Searcher, questions) -> list[Prepared]:
@@ -97,7 +99,8 @@ def prepare(searcher: Searcher, questions) -> list[Prepared]:
                     found[pid] = f
         missing = no_answer.missing_terms(q, index.bm25)
         out.append(Prepared(qu.id, qu.kind, fold_of(qu.id), len(qu.needles), q, every, found,
-                            no_answer.missing_share(q.text, missing, index.bm25)))
+                            no_answer.missing_share(q.text, missing, index.bm25),
+                            no_answer.name_missing(q.text, missing)))
     return out
 
 
@@ -175,7 +178,7 @@ def cross_validate(prep: list[Prepared], base: Settings, levers: dict, counter: 
 
 
 def silence_signals(p: Prepared, s: Settings) -> no_answer.Signals:
-    return no_answer.signals(p.query, pool(p, s), p.missing_share)
+    return no_answer.signals(p.query, pool(p, s), p.missing_share, p.name_missing)
 
 
 def fit_silence(sig: list[tuple[Prepared, no_answer.Signals]],

@@ -130,6 +130,13 @@ def test_the_page_says_what_no_document_mentions_and_what_else_it_searched_for(p
     page.goto(live_server + PAGES["missing-term"])
     box = page.locator("section.answer")
     assert "No document mentions: Solihull" in box.inner_text()  # spelt as asked
+    # A place no plan names: the plans are silent, the closest passages behind a link.
+    assert "do not seem to answer" in box.locator("h2").inner_text()
+    assert page.get_by_text("Show the closest passages anyway").count() == 1
+    # An everyday word the plans do not use: named, and the closest answer shown.
+    page.goto(live_server + "/search?q=stroke+services+for+my+grandad")
+    box = page.locator("section.answer")
+    assert "No document mentions: grandad" in box.inner_text()
     assert "Closest answer" in box.locator("h2").inner_text()
     page.goto(live_server + PAGES["rephrased"])
     assert "delayed transfers of care" in page.locator(".expansions").inner_text()

@@ -51,9 +51,13 @@ _HOLDS = {
                     r"alliance|network|ccg|ccgs|icb|ics|stp|commissioner|commissioners|"
                     r"executive|panel|authority|mr|mrs|ms|dr|professor|cllr|councillor)\b",
                     re.I),
-    MONEY: re.compile(r"£\s?\d|\d\s?(m|bn|k)\b|\b(million|billion|pounds?)\b", re.I),
+    # A sum is in pounds: "1.2 million" alone is as often people, "50k" a population.
+    MONEY: re.compile(r"£\s?\d|\b\d[\d,.]*\s?(thousand|million|billion|m|bn|k)?\s?(pounds?|gbp)\b",
+                       re.I),
+    # "How long will it run" is also answered by when it ends: "until March 2019".
     DURATION: re.compile(rf"\b\d+(\.\d+)?\s*((-|to)\s*\d+\s*)?{_UNITS}\b|\b(one|two|three|"
-                         rf"four|five|six|seven|eight|nine|ten|twelve|eighteen)\s+{_UNITS}\b",
+                         rf"four|five|six|seven|eight|nine|ten|twelve|eighteen)\s+{_UNITS}\b|"
+                         rf"\b(until|till)\s+(the\s+end\s+of\s+)?({_MONTHS}|(19|20)\d\d)\b",
                          re.I),
     # A number that is not a year.
     COUNT: re.compile(r"\b(?!(19|20)\d\d\b)\d[\d,]*(\.\d+)?\b|\b(two|three|four|five|six|"
@@ -78,6 +82,14 @@ def precise(question: str) -> str | None:
     return None
 
 
+# A section or list number opening a sentence ("4.1 It is important ...", "(5) The health
+# authority ..."): a heading's number, not a figure the sentence states.
+_NUMBERING = re.compile(r"^\W*(\(\d+\)|\d+(\.\d+)+\.?|\d+\.)(?=\s+[A-Z(]|\s*$)")
+
+
 def holds(kind: str, text: str) -> bool:
-    """Whether the text holds something of that kind."""
+    """Whether the text holds something of that kind. The finer kinds, which say whether the
+    plans state the figure asked for, do not count a sentence's own number."""
+    if kind in (MONEY, DURATION, COUNT):
+        text = _NUMBERING.sub("", text, count=1)
     return _HOLDS[kind].search(text) is not None

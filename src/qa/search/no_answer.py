@@ -3,7 +3,10 @@
 A question about a place, service or thing no document mentions ("Solihull", "IVF", "the
 weather") is not answered by the closest passage about something else. A word counts as
 mentioned when its stem is among the index's terms, or when the vocabulary gives it a
-wording the plans use: "family doctors" is not missing from plans that say "GP".
+wording the plans use: "family doctors" is not missing from plans that say "GP". A missing
+word the asker types as a name ("IVF", "Solihull") says more than a missing everyday word
+("grandad", where the plans say "older people"): a name has no rewording the plans could
+use instead.
 
 A question asking for a specific fact about a topic the plans do cover ("how much will the
 stroke reconfiguration cost") is not answered by passages about the topic either: the answer
@@ -11,8 +14,12 @@ would be a sentence holding a sum (a duration, a count) together with the questi
 """
 from __future__ import annotations
 
+import json
 import re
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
 
 import numpy as np
 
@@ -52,6 +59,21 @@ def missing_terms(q: Query, bm25: SparseBM25) -> list[str]:
                         for source, terms in rewordings)]
 
 
+def names(text: str) -> set[str]:
+    """The words the question types as names, lower-cased: an acronym ("IVF") or a word with a
+    capital that does not open the question ("in Solihull"). A question typed in capitals, or
+    in title case (a capital on a word such as "The" or "Is" past the first; not the A of
+    "A&E"), says nothing this way."""
+    found = list(_WORD.finditer(text))
+    if not any(c.islower() for c in text) or any(
+            m.group()[0].isupper() and len(m.group()) > 1 and m.group().lower() in STOPWORDS
+            for m in found[1:]):
+        return set()
+    return {_POSSESSIVE.sub("", m.group().lower()).strip("'’-") for i, m in enumerate(found)
+            if m.group()[0].isupper() and len(m.group()) > 1
+            and (i > 0 or m.group().isupper())}
+
+
 def _held(phrase: str, bm25: SparseBM25) -> bool:
     stems = words(phrase)
     return bool(stems) and all(s in bm25.vocab for s in stems)
@@ -69,6 +91,7 @@ class Signals:
     # Asked for a sum, a duration or a count: of the sentences holding one, the most of the
     # question's words one holds (1 when not so asked).
     precise: float = 1.0
+    name: bool = False  # a word it types as a name (see names) is one no document holds
 
 
 def missing_share(text: str, missing: list[str], bm25: SparseBM25) -> float:
@@ -85,15 +108,21 @@ def missing_share(text: str, missing: list[str], bm25: SparseBM25) -> float:
     return sum(weight[w] for w in missing) / total if total > 0 else 0.0
 
 
-def signals(q: Query, c: Candidates, share: float) -> Signals:
-    """share: missing_share of the question. Read over all the candidates, whichever ranker
-    orders them: the best passage for each signal."""
+def name_missing(text: str, missing: list[str]) -> bool:
+    """Whether a word the question types as a name is among its missing terms."""
+    return not names(text).isdisjoint(missing)
+
+
+def signals(q: Query, c: Candidates, share: float, name: bool = False) -> Signals:
+    """share: missing_share of the question; name: name_missing. Read over all the candidates,
+    whichever ranker orders them: the best passage for each signal."""
     if len(c) == 0:
-        return Signals(share, 0.0, 0.0, 0.0, q.wants is not None, 0.0 if q.precise else 1.0)
+        return Signals(share, 0.0, 0.0, 0.0, q.wants is not None, 0.0 if q.precise else 1.0,
+                       name)
     return Signals(missing=share, cosine=float(np.maximum(c.sent, c.cos).max()),
                    coverage=float(c.covered.max()), answer=float(c.answer.max()),
                    wants=q.wants is not None,
-                   precise=float(c.precise.max()) if q.precise else 1.0)
+                   precise=float(c.precise.max()) if q.precise else 1.0, name=name)
 
 
 @dataclass(frozen=True)
@@ -104,21 +133,32 @@ class Thresholds:
     that shares `answer` of the question's weight; or, asked for a sum, a duration or a count,
     no sentence holding one that shares `precise` of the question's words (a plan that
     discusses the stroke reconfiguration but never costs it does not answer "how much will it
-    cost")."""
+    cost"); or, with `names`, a word typed as a name that no document holds."""
 
     missing: float = 1.0
     cosine: float = 0.3
     coverage: float = 0.5
     answer: float = 0.0
     precise: float = 0.0
+    names: bool = False
 
 
 def silent(s: Signals, t: Thresholds) -> bool:
     return (s.missing > t.missing
             or (s.cosine < t.cosine and s.coverage < t.coverage)
             or (s.wants and s.answer < t.answer)
-            or s.precise < t.precise)
+            or s.precise < t.precise
+            or (t.names and s.name))
 
 
-# Fitted on the dev set by eval/silence.py (eval/cv.py fits them too; see eval/README.md).
-FITTED = Thresholds(missing=0.9, cosine=0.45, coverage=0.5, answer=0.0, precise=0.35)
+# Fitted on the dev set by `eval/silence.py --write` (eval/cv.py fits them too; eval/README.md).
+MODEL = "data/no_answer.json"
+
+
+@lru_cache(maxsize=1)
+def fitted() -> Thresholds:
+    return Thresholds(**json.loads(resources.files("qa").joinpath(MODEL).read_text("utf-8")))
+
+
+def write(t: Thresholds, path: Path) -> None:
+    path.write_text(json.dumps(asdict(t), indent=1) + "\n", encoding="utf-8")

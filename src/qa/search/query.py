@@ -19,8 +19,10 @@ class Query:
     # match) and of phrases they use too ("council": the expansion only adds).
     synonym_terms: list[list[list[str]]]
     also_terms: list[list[list[str]]]
-    # For each expansion, the question's words it rewords and each wording's words (stemmed):
-    # a passage holding a wording holds those words of the question.
+    # For each expansion of a phrase the plans never use, the question's words it rewords and
+    # each wording's words (stemmed): a passage holding a wording holds those words of the
+    # question. Where the plans use the asker's phrase ("park"), a passage that answers says
+    # it too: one holding a looser wording ("physical activity") does not hold it.
     rewordings: list[tuple[frozenset, list[frozenset]]]
     weights: dict[str, float]   # each own term's idf
     wants: str | None           # answer_type.FIGURE / DATE / WHO, or None
@@ -44,8 +46,9 @@ def analyse(text: str, bm25: SparseBM25, glossary: Glossary, synonyms=None) -> Q
     seen = own | set(forms)
     synonym_terms, also_terms, rewordings = [], [], []
     for e in expansions:
-        rewordings.append((frozenset(words(e.source)) & own,
-                           [frozenset(words(phrase)) for phrase in e.terms]))
+        if not in_plans(e.source, bm25):
+            rewordings.append((frozenset(words(e.source)) & own,
+                               [frozenset(words(phrase)) for phrase in e.terms]))
         wordings = [[t for t in tokenize(phrase) if t not in seen] for phrase in e.terms]
         wordings = [w for w in wordings if w]
         if wordings:

@@ -244,8 +244,8 @@ class Searcher:
         if mode == "bm25":
             return float(c.bm25.max()) <= 0.0
         return no_answer.silent(no_answer.signals(
-            q, c, no_answer.missing_share(q.text, missing, self.index.bm25)),
-                                no_answer.FITTED)
+            q, c, no_answer.missing_share(q.text, missing, self.index.bm25),
+            no_answer.name_missing(q.text, missing)), no_answer.fitted())
 
     def _hit(self, rank: int, i: int, score: float, q_weights: dict[str, float],
              sims: np.ndarray | None) -> Hit:
