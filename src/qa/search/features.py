@@ -112,7 +112,7 @@ def compute(cache: PassageCache, q: Query, ids: np.ndarray,
     coverage, covered, sent_share, answer, section, precise = (np.zeros(n, dtype=np.float32)
                                                                for _ in range(6))
     exact = exact_weights(q, index.bm25) if q.precise else {}
-    exact_total = sum(exact.values()) or 1.0
+    exact_total, exact_words = sum(exact.values()) or 1.0, frozenset(exact)
     # Set intersections in C, sums over the few words found: this loop runs for every
     # candidate of every search, and most candidates hold few of the question's words.
     for j, pid in enumerate(ids.tolist()):
@@ -121,11 +121,11 @@ def compute(cache: PassageCache, q: Query, ids: np.ndarray,
         if heads:
             section[j] = sum(map(weight, heads)) / total
         held = f.terms & asked
-        reworded = held_in(f.terms, words, q)
+        reworded = held_in(f.terms, asked, q) if q.rewordings else held
         if reworded:
             covered[j] = sum(map(weight, reworded)) / total
         if q.precise:
-            precise[j] = max((sum(map(exact.get, held_in(x.terms, exact, q)))
+            precise[j] = max((sum(map(exact.get, held_in(x.terms, exact_words, q)))
                               for x, kinds in zip(f.sentences, f.kinds) if q.precise in kinds),
                              default=0.0) / exact_total
         if not held:
@@ -158,11 +158,12 @@ def exact_weights(q: Query, bm25: SparseBM25) -> dict[str, float]:
     return {t: (w if t in bm25.vocab else rarest) for t, w in q.weights.items() if "_" not in t}
 
 
-def held_in(terms: frozenset, weights: dict[str, float], q: Query) -> set[str]:
-    """The question's words (keys of weights) a text of these terms holds, itself or in a
-    wording the vocabulary gives."""
-    held = set(terms & weights.keys())
+def held_in(terms: frozenset, asked: frozenset, q: Query) -> frozenset:
+    """The question's words (asked) a text of these terms holds, itself or in a wording the
+    vocabulary gives. Both sets are frozensets: an intersection with a dict's keys would
+    build a set of the passage's every term, once per candidate of every search."""
+    held = terms & asked
     for source, wordings in q.rewordings:
         if any(w <= terms for w in wordings):
-            held |= source & weights.keys()
+            held |= source & asked
     return held

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 
@@ -61,7 +61,16 @@ class SearchResult:
     missing_terms: list = field(default_factory=list)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        # By hand: asdict deep-copies every field of every hit, which cost a served search
+        # more than its JSON encoding. Hits and Definition hold only plain values and lists.
+        out = {name: getattr(self, name) for name in _RESULT_FIELDS}
+        out["results"] = [{name: getattr(h, name) for name in _HIT_FIELDS} for h in self.results]
+        out["definition"] = self.definition and asdict(self.definition)
+        return out
+
+
+_HIT_FIELDS = tuple(f.name for f in fields(Hit))
+_RESULT_FIELDS = tuple(f.name for f in fields(SearchResult))
 
 
 def validate(query, k, mode: str, fusion: str | None = None) -> tuple[str, int]:
