@@ -390,8 +390,8 @@ def test_both_encoders_give_the_same_vectors_side_by_side():
     from qa.embed import get_encoder
 
     by_load = served_encoders()
-    questions = ["what is the stroke model?", "CWPT sickness absence",
-                 "when will shared care records be in place?", "what does LWAB stand for"]
+    questions = ["how is the stroke service being reorganised", "sickness absence at the trust",
+                 "when will GP records be shared with hospitals", "what does QIPP stand for"]
     want = get_encoder().encode(questions)
     assert np.allclose(by_load.alone.encode(questions), want, atol=1e-5)
     assert np.allclose(by_load.shared.encode(questions), want, atol=1e-5)

@@ -15,7 +15,7 @@ from qa.search import answer_type, no_answer
 
 
 @pytest.mark.parametrize("question, term", [
-    ("does the CCG still fund IVF", "ivf"),
+    ("is IVF treatment funded by the CCG", "ivf"),
     ("stroke services in Solihull", "solihull"),
     ("Birmingham and Solihull's plan for A&E", "solihull"),
     ("what is the capital of France", "france"),
@@ -28,7 +28,7 @@ def test_a_name_no_plan_mentions_is_silence(searcher, question, term):
 
 
 @pytest.mark.parametrize("question", [
-    "what is the stroke model?",
+    "how is the stroke service being reorganised",
     "how much is the financial gap",
     "family doctors in Coventry",
     "mental health services in Worcestershire",
@@ -49,7 +49,7 @@ def test_an_everyday_word_the_plans_do_not_use_is_reported_not_silence(searcher)
 
 
 def test_names_are_read_from_how_the_question_is_typed():
-    assert no_answer.names("does the CCG still fund IVF") == {"ccg", "ivf"}
+    assert no_answer.names("is IVF treatment funded by the CCG") == {"ivf", "ccg"}
     assert no_answer.names("IVF in coventry") == {"ivf"}  # an acronym opening the question
     assert no_answer.names("Solihull stroke services") == set()  # a capital opening it
     assert no_answer.names("Birmingham and Solihull's plan for A&E") == {"solihull"}
