@@ -70,6 +70,7 @@ def test_the_figures_a_question_asks_for_are_read_strictly():
     # A sum is in pounds.
     assert answer_type.holds(money, "a gap of £120m")
     assert answer_type.holds(money, "5 million pounds")
+    assert answer_type.holds(money, "a contract of 1,250,000.00 pounds")
     assert not answer_type.holds(money, "built around populations of 50k")
     assert not answer_type.holds(money, "1.2 million people")
     # How long a thing runs is also said by when it ends.

@@ -51,9 +51,11 @@ _HOLDS = {
                     r"alliance|network|ccg|ccgs|icb|ics|stp|commissioner|commissioners|"
                     r"executive|panel|authority|mr|mrs|ms|dr|professor|cllr|councillor)\b",
                     re.I),
-    # A sum is in pounds: "1.2 million" alone is as often people, "50k" a population.
-    MONEY: re.compile(r"£\s?\d|\b\d[\d,.]*\s?(thousand|million|billion|m|bn|k)?\s?(pounds?|gbp)\b",
-                       re.I),
+    # A sum is in pounds: "1.2 million" alone is as often people, "50k" a population. A
+    # number is read from its first digit only: tried from every digit of a long run such as
+    # a table's "1,2,3,...", the search took time quadratic in the sentence's length.
+    MONEY: re.compile(r"£\s?\d|(?<![\d,.])\b\d[\d,.]*\s?(thousand|million|billion|m|bn|k)?\s?"
+                      r"(pounds?|gbp)\b", re.I),
     # "How long will it run" is also answered by when it ends: "until March 2019".
     DURATION: re.compile(rf"\b\d+(\.\d+)?\s*((-|to)\s*\d+\s*)?{_UNITS}\b|\b(one|two|three|"
                          rf"four|five|six|seven|eight|nine|ten|twelve|eighteen)\s+{_UNITS}\b|"
