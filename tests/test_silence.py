@@ -48,6 +48,14 @@ def test_an_everyday_word_the_plans_do_not_use_is_reported_not_silence(searcher)
     assert searcher.search("stroke services for my Grandad", k=5).no_answer
 
 
+def test_the_askers_own_i_is_no_name_and_no_missing_word(searcher):
+    # "I've", "I'm": a capital, and no plan holds the contraction, yet the question is plain.
+    res = searcher.search("where can I get help if I've had a stroke", k=5)
+    assert res.missing_terms == [] and not res.no_answer
+    assert no_answer.names("what help is there when I'm exhausted") == set()
+    assert no_answer.content("patients who can't travel") == ["patients", "travel"]
+
+
 def test_names_are_read_from_how_the_question_is_typed():
     assert no_answer.names("is IVF treatment funded by the CCG") == {"ivf", "ccg"}
     assert no_answer.names("IVF in coventry") == {"ivf"}  # an acronym opening the question

@@ -28,7 +28,9 @@ from .features import Candidates
 from .query import Query
 
 _WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*[A-Za-z]|[A-Za-z]")
-_POSSESSIVE = re.compile(r"['’]s$")
+# A possessive or a contraction's ending: "I've" is the word "I", which no plan need hold,
+# and its capital is no name's.
+_CLITIC = re.compile(r"n['’]t$|['’](s|m|d|ll|re|ve)$", re.I)
 
 # Words that frame a request to a search box rather than say what it is about: a plan need
 # not use them to answer ("is there anything in the documents about ...").
@@ -42,11 +44,15 @@ def content(text: str) -> list[str]:
     """The question's words that say what it is about, lower-cased, each once."""
     out: list[str] = []
     for m in _WORD.finditer(text):
-        low = _POSSESSIVE.sub("", m.group().lower()).strip("'’-")
+        low = _bare(m.group())
         if not (len(low) < 3 or low in STOPWORDS or low in QUESTION_WORDS
                 or low in DEFINITION_WORDS or low in FRAMING or low in out):
             out.append(low)
     return out
+
+
+def _bare(word: str) -> str:
+    return _CLITIC.sub("", word.lower()).strip("'’-")
 
 
 def missing_terms(q: Query, bm25: SparseBM25) -> list[str]:
@@ -64,14 +70,12 @@ def names(text: str) -> set[str]:
     capital that does not open the question ("in Solihull"). A question typed in capitals, or
     in title case (a capital on a word such as "The" or "Is" past the first; not the A of
     "A&E"), says nothing this way."""
-    found = list(_WORD.finditer(text))
+    found = [(m.group(), _bare(m.group())) for m in _WORD.finditer(text)]
     if not any(c.islower() for c in text) or any(
-            m.group()[0].isupper() and len(m.group()) > 1 and m.group().lower() in STOPWORDS
-            for m in found[1:]):
+            word[0].isupper() and len(bare) > 1 and bare in STOPWORDS for word, bare in found[1:]):
         return set()
-    return {_POSSESSIVE.sub("", m.group().lower()).strip("'’-") for i, m in enumerate(found)
-            if m.group()[0].isupper() and len(m.group()) > 1
-            and (i > 0 or m.group().isupper())}
+    return {bare for i, (word, bare) in enumerate(found)
+            if word[0].isupper() and len(bare) > 1 and (i > 0 or word.isupper())}
 
 
 def _held(phrase: str, bm25: SparseBM25) -> bool:
