@@ -56,6 +56,15 @@ def test_the_askers_own_i_is_no_name_and_no_missing_word(searcher):
     assert no_answer.content("patients who can't travel") == ["patients", "travel"]
 
 
+def test_a_possessive_the_vocabulary_rewords_is_not_missing(searcher):
+    # The vocabulary gives "Alzheimer's" the plans' "dementia"; the word is then not missing,
+    # typed with its capital and possessive (straight or curly) or not.
+    for question in ("care for people with Alzheimer's", "care for people with Alzheimer’s",
+                     "care for people with alzheimers"):
+        res = searcher.search(question, k=5)
+        assert res.missing_terms == [] and not res.no_answer, question
+
+
 def test_names_are_read_from_how_the_question_is_typed():
     assert no_answer.names("is IVF treatment funded by the CCG") == {"ivf", "ccg"}
     assert no_answer.names("IVF in coventry") == {"ivf"}  # an acronym opening the question

@@ -57,8 +57,9 @@ def _bare(word: str) -> str:
 
 def missing_terms(q: Query, bm25: SparseBM25) -> list[str]:
     """The question's content words that no indexed passage holds in any form."""
-    rewordings = [(e.source.lower().split(), e.terms) for e in q.expansions]
-    # A word the vocabulary rewords counts as present when the plans hold a rewording.
+    # A word the vocabulary rewords counts as present when the plans hold a rewording; the
+    # phrase's words are read as content() reads them ("Alzheimer's" is "alzheimer").
+    rewordings = [({_bare(w) for w in _WORD.findall(e.source)}, e.terms) for e in q.expansions]
     return [w for w in content(q.text)
             if not _held(w, bm25)
             and not any(w in source and any(_held(t, bm25) for t in terms)
