@@ -384,6 +384,20 @@ def test_a_question_served_alone_gets_two_threads_and_side_by_side_one():
         assert enc is busy.shared
 
 
+def test_a_request_that_fails_leaves_the_next_question_alone():
+    # A request or an encode that raises must not leave a count behind, or every question
+    # after it would be served on one thread as if another were in flight.
+    spare = served_encoders()
+    with pytest.raises(RuntimeError):
+        with spare.request(), spare.pick():
+            raise RuntimeError("the search failed")
+    with pytest.raises(TypeError):
+        with spare.request():
+            spare.encode([None])  # the model itself refuses it
+    with spare.request(), spare.pick() as enc:
+        assert enc is spare.alone
+
+
 def test_both_encoders_give_the_same_vectors_side_by_side():
     import numpy as np
 
