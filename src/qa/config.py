@@ -117,8 +117,8 @@ OPTIONS: tuple[Option, ...] = (
            "how the model runs: onnx (int8, default model only), torch, or auto",
            choice(*ENCODERS)),
     Option("encoder_threads", "QA_ENCODER_THREADS", 0,
-           "onnx threads per query encode; 0: onnxruntime's choice (qa serve: one a question "
-           "while others run, onnxruntime's choice for a question alone)",
+           "onnx threads per query encode; 0: onnxruntime's choice (qa serve: two for a "
+           "question served alone on an idle machine, one each side by side)",
            whole(0, 64)),
     Option("fusion", "QA_FUSION", "score",
            "how hybrid mode joins BM25 and dense rankings: score or rrf", choice(*FUSIONS)),
