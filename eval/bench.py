@@ -38,7 +38,6 @@ from store_bench import figures as store_figures, rows as store_rows  # noqa: E4
 from ingest_bench import pdf_figures, pdf_rows  # noqa: E402
 
 from qa.bm25 import SparseBM25, tokenize  # noqa: E402
-from qa.chunk import Passage  # noqa: E402
 from qa.config import Settings  # noqa: E402
 from qa.embed import get_encoder  # noqa: E402
 from qa.store import Index, SentenceVectors, indexed_text  # noqa: E402
