@@ -3,6 +3,7 @@ missing terms and silence, what a question asks for, and the two rankers."""
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import replace
 
 import numpy as np
@@ -195,3 +196,26 @@ def test_candidates_features_line_up(searcher):
     sub = c.take(np.arange(5))
     assert list(sub.ids) == list(c.ids[:5]) and sub.sims is None
     assert isinstance(searcher.passages, features.PassageCache)
+
+
+def test_a_search_from_a_new_thread_scans_on_one_openmp_thread(searcher):
+    """OpenMP's thread count belongs to the calling thread: a server's worker thread that
+    searched with FAISS's default (a worker a core) spun against the encoder."""
+    import threading
+
+    import faiss
+
+    seen = {}
+
+    def worker():
+        seen["before"] = faiss.omp_get_max_threads()
+        seen["hits"] = len(searcher.search("stroke services").results)
+        seen["after"] = faiss.omp_get_max_threads()
+
+    t = threading.Thread(target=worker)
+    t.start()
+    t.join()
+    assert seen["hits"] > 0 and seen["after"] == 1
+    # The default a new thread starts from: on one core there is nothing to show.
+    if (os.cpu_count() or 1) > 1:
+        assert seen["before"] > 1

@@ -167,7 +167,7 @@ class Searcher:
         params = None
         if mask is not None:
             params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(np.flatnonzero(mask)))
-        _, ids = self.index.faiss.search(vectors, depth, params=params)
+        _, ids = self.index.nearest(vectors, depth, params)
         return np.unique(ids[ids >= 0])
 
     def bm25_scores(self, q: Query, mask: np.ndarray | None):

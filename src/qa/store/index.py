@@ -70,13 +70,22 @@ class Index:
         if self._faiss is None:
             import faiss
 
-            _one_thread(faiss)
             idx = faiss.IndexScalarQuantizer(self.vectors.shape[1], faiss.ScalarQuantizer.QT_fp16,
                                              faiss.METRIC_INNER_PRODUCT)
             idx.train(self.vectors)
             idx.add(self.vectors)
             self._faiss = idx
         return self._faiss
+
+    def nearest(self, vectors: np.ndarray, depth: int, params=None):
+        """FAISS's (scores, ids) of the `depth` nearest passages to each vector."""
+        import faiss
+
+        # OpenMP's thread count is a setting of the calling thread: a server's worker threads
+        # start with one OpenMP worker a core, whose spinning slowed each served search's FAISS
+        # scan from 0.5 to 10 ms and its encode beside it, so every caller sets it, each time.
+        _one_thread(faiss)
+        return self.faiss.search(vectors, depth, params=params)
 
     @classmethod
     def load(cls, index_dir: Path) -> "Index":
