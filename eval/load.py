@@ -180,7 +180,8 @@ def run(base: str, qs: list[str], clients: int, per_client: int, expected: dict,
         together: bool = False) -> dict:
     """`clients` clients each asking `per_client` questions, each as soon as its last answer
     is in; together: all of them at the same moment, every round waiting for the slowest."""
-    start = threading.Barrier(clients) if together else None
+    # A client that fails breaks the barrier for the others rather than leaving them waiting.
+    start = threading.Barrier(clients, timeout=60) if together else None
 
     def client(n: int) -> tuple[list[float], int]:
         times, wrong = [], 0
