@@ -1,10 +1,10 @@
 """Honest silence: the question's words no plan uses, and whether the best passages answer.
 
-A question about a place, service or thing no document mentions ("Solihull", "IVF", "the
+A question about a place, service or thing no document mentions ("Solihull", "Botox", "the
 weather") is not answered by the closest passage about something else. A word counts as
 mentioned when its stem is among the index's terms, or when the vocabulary gives it a
 wording the plans use: "family doctors" is not missing from plans that say "GP". A missing
-word the asker types as a name ("IVF", "Solihull") says more than a missing everyday word
+word the asker types as a name ("Botox", "Solihull") says more than a missing everyday word
 ("grandad", where the plans say "older people"): a name has no rewording the plans could
 use instead.
 
