@@ -423,3 +423,32 @@ def test_both_encoders_give_the_same_vectors_side_by_side():
     assert len(got) == 16
     for i, v in got.items():
         assert np.allclose(v, want[i % 4], atol=1e-5)
+
+
+def test_requests_one_after_another_are_served_by_the_same_thread():
+    """The worker that went idle last takes the next task, so a lone client's requests keep
+    one thread's caches warm instead of rotating through all of them."""
+    from qa.server import _Dispatcher
+
+    dispatcher = _Dispatcher()
+    dispatcher.set_thread_count(8)
+    names = []
+
+    class Task:
+        def __init__(self):
+            self.done = threading.Event()
+
+        def service(self):
+            names.append(threading.current_thread().name)
+            self.done.set()
+
+    try:
+        time.sleep(0.2)  # every thread waiting
+        for _ in range(20):
+            task = Task()
+            dispatcher.add_task(task)
+            assert task.done.wait(5)
+            time.sleep(0.01)  # the thread is idle again before the next task
+    finally:
+        dispatcher.shutdown()
+    assert len(names) == 20 and len(set(names[1:])) == 1
