@@ -75,8 +75,7 @@ class Prepared:
     query: object                     # qa.search.query.Query
     every: features.Candidates        # every passage of the index
     found: dict                       # passage id -> set of needles it holds
-    missing_share: float              # of the question's weight, in words no document holds
-    name_missing: bool                # a word it types as a name is one no document holds
+    absent: no_answer.Absence         # what of the question no document holds
 
 
 def prepare(searcher: Searcher, questions) -> list[Prepared]:
@@ -97,10 +96,8 @@ def prepare(searcher: Searcher, questions) -> list[Prepared]:
                 f = needles_in(index.passages[pid].text, qu.needles)
                 if f:
                     found[pid] = f
-        missing = no_answer.missing_terms(q, index.bm25)
         out.append(Prepared(qu.id, qu.kind, fold_of(qu.id), len(qu.needles), q, every, found,
-                            no_answer.missing_share(q.text, missing, index.bm25),
-                            no_answer.name_missing(q.text, missing)))
+                            no_answer.absence(q, index.bm25)))
     return out
 
 
@@ -178,7 +175,7 @@ def cross_validate(prep: list[Prepared], base: Settings, levers: dict, counter: 
 
 
 def silence_signals(p: Prepared, s: Settings) -> no_answer.Signals:
-    return no_answer.signals(p.query, pool(p, s), p.missing_share, p.name_missing)
+    return no_answer.signals(p.query, pool(p, s), p.absent)
 
 
 def fit_silence(sig: list[tuple[Prepared, no_answer.Signals]],

@@ -9,6 +9,12 @@ def _ref(name: str) -> dict:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
+def _list_of(key: str, item: str) -> dict:
+    """An object holding one array, `key`, of schema `item`."""
+    return {"type": "object", "required": [key],
+            "properties": {key: {"type": "array", "items": _ref(item)}}}
+
+
 def _json(schema: dict, description: str) -> dict:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
@@ -186,10 +192,8 @@ def paths(doc: dict, area: dict) -> dict:
             "responses": {"200": _json(_ref("SearchResult"), "The ranked passages"), **ERRORS}}},
         "/api/documents": {"get": {
             "summary": "Every document with its metadata",
-            "responses": {"200": _json({"type": "object", "required": ["documents"],
-                                        "properties": {"documents": {
-                                            "type": "array", "items": _ref("DocumentMeta")}}},
-                                       "The documents"), **SERVER_ERRORS}}},
+            "responses": {"200": _json(_list_of("documents", "DocumentMeta"), "The documents"),
+                          **SERVER_ERRORS}}},
         "/api/documents/{doc_id}": {"get": {
             "summary": "One document with its full stored text",
             "parameters": [{"name": "doc_id", "in": "path", "required": True,
@@ -213,10 +217,8 @@ def paths(doc: dict, area: dict) -> dict:
                        DUE),
                 _query("sort", "order: document (default), due (soonest first, undated "
                        "last) or area", {"enum": ["document", "due", "area"]})],
-            "responses": {"200": _json({"type": "object", "required": ["commitments"],
-                                        "properties": {"commitments": {
-                                            "type": "array", "items": _ref("Commitment")}}},
-                                       "The commitments"), **SERVER_ERRORS}}},
+            "responses": {"200": _json(_list_of("commitments", "Commitment"), "The commitments"),
+                          **SERVER_ERRORS}}},
         "/api/openapi.json": {"get": {
             "summary": "This description",
             "responses": {"200": {"description": "OpenAPI 3.1 document"}, **SERVER_ERRORS}}},

@@ -55,12 +55,29 @@ def _bare(word: str) -> str:
     return _CLITIC.sub("", word.lower()).strip("'’-")
 
 
-def missing_terms(q: Query, bm25: SparseBM25) -> list[str]:
-    """The question's content words that no indexed passage holds in any form."""
+@dataclass(frozen=True)
+class Absence:
+    """What of the question no document holds, whatever the candidates: worked out once a
+    question, for the result's missing_terms and for the silence signals."""
+
+    terms: list[str]    # its content words no indexed passage holds in any form
+    share: float        # their share of the question's weight (see missing_share)
+    name: bool          # one of them is a word the question types as a name (see names)
+
+
+def absence(q: Query, bm25: SparseBM25) -> Absence:
+    asked = content(q.text)
+    missing = missing_terms(q, bm25, asked)
+    return Absence(missing, missing_share(asked, missing, bm25),
+                   not names(q.text).isdisjoint(missing))
+
+
+def missing_terms(q: Query, bm25: SparseBM25, asked: list[str]) -> list[str]:
+    """The question's content words (asked) that no indexed passage holds in any form."""
     # A word the vocabulary rewords counts as present when the plans hold a rewording; the
     # phrase's words are read as content() reads them ("Alzheimer's" is "alzheimer").
     rewordings = [({_bare(w) for w in _WORD.findall(e.source)}, e.terms) for e in q.expansions]
-    return [w for w in content(q.text)
+    return [w for w in asked
             if not _held(w, bm25)
             and not any(w in source and any(_held(t, bm25) for t in terms)
                         for source, terms in rewordings)]
@@ -99,35 +116,29 @@ class Signals:
     name: bool = False  # a word it types as a name (see names) is one no document holds
 
 
-def missing_share(text: str, missing: list[str], bm25: SparseBM25) -> float:
-    """The share of the question's weight in words no document holds. A word's weight is its
-    idf (of its rarest stem); a missing word weighs as the rarest word of the index: it is
-    rarer than any."""
-    words_ = content(text)
-    if not words_:
+def missing_share(asked: list[str], missing: list[str], bm25: SparseBM25) -> float:
+    """The share of the question's weight (its content words, asked) in words no document
+    holds. A word's weight is its idf (of its rarest stem); a missing word weighs as the
+    rarest word of the index: it is rarer than any."""
+    if not asked:
         return 0.0
     rarest = float(bm25.idf_values.max()) if len(bm25.idf_values) else 1.0
     weight = {w: rarest if w in missing else max((bm25.idf(s) for s in words(w)), default=0.0)
-              for w in words_}
+              for w in asked}
     total = sum(weight.values())
     return sum(weight[w] for w in missing) / total if total > 0 else 0.0
 
 
-def name_missing(text: str, missing: list[str]) -> bool:
-    """Whether a word the question types as a name is among its missing terms."""
-    return not names(text).isdisjoint(missing)
-
-
-def signals(q: Query, c: Candidates, share: float, name: bool = False) -> Signals:
-    """share: missing_share of the question; name: name_missing. Read over all the candidates,
-    whichever ranker orders them: the best passage for each signal."""
+def signals(q: Query, c: Candidates, absent: Absence) -> Signals:
+    """Read over all the candidates, whichever ranker orders them: the best passage for each
+    signal."""
     if len(c) == 0:
-        return Signals(share, 0.0, 0.0, 0.0, q.wants is not None, 0.0 if q.precise else 1.0,
-                       name)
-    return Signals(missing=share, cosine=float(np.maximum(c.sent, c.cos).max()),
+        return Signals(absent.share, 0.0, 0.0, 0.0, q.wants is not None,
+                       0.0 if q.precise else 1.0, absent.name)
+    return Signals(missing=absent.share, cosine=float(np.maximum(c.sent, c.cos).max()),
                    coverage=float(c.covered.max()), answer=float(c.answer.max()),
                    wants=q.wants is not None,
-                   precise=float(c.precise.max()) if q.precise else 1.0, name=name)
+                   precise=float(c.precise.max()) if q.precise else 1.0, name=absent.name)
 
 
 @dataclass(frozen=True)

@@ -162,13 +162,7 @@ class Searcher:
 
     def dense_top(self, vectors: np.ndarray, depth: int, mask: np.ndarray | None) -> np.ndarray:
         """Passage ids of the `depth` nearest of each vector, from FAISS, within the mask."""
-        import faiss
-
-        params = None
-        if mask is not None:
-            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(np.flatnonzero(mask)))
-        _, ids = self.index.nearest(vectors, depth, params)
-        return np.unique(ids[ids >= 0])
+        return self.index.nearest(vectors, depth, mask)
 
     def bm25_scores(self, q: Query, mask: np.ndarray | None):
         """BM25 of every passage for the question's own terms (with its acronyms' other forms)
@@ -220,8 +214,8 @@ class Searcher:
         order = ranking.diversify(final, c, self.settings.diversity if mode == "hybrid" else 0.0, k)
         if mode == "bm25":  # passages sharing no word with the question are not results
             order = order[final[order] > 0]
-        missing = no_answer.missing_terms(q, self.index.bm25)
-        silent = self._silent(q, c, missing, mode)
+        absent = no_answer.absence(q, self.index.bm25)
+        silent = self._silent(q, c, absent, mode)
         hits = [self._hit(r + 1, int(c.ids[j]), float(final[j]), q.weights,
                           None if c.sims is None else c.sims.of(j))
                 for r, j in enumerate(order)]
@@ -229,23 +223,22 @@ class Searcher:
         definition = (Definition(q.acronym, self.index.glossary.entries[q.acronym])
                       if q.acronym else None)
         return SearchResult(query, mode, k, round(took, 2), silent, hits, definition,
-                            [e.to_dict() for e in q.expansions], missing)
+                            [e.to_dict() for e in q.expansions], absent.terms)
 
     def scores(self, c: features.Candidates, mode: str, fusion: str) -> np.ndarray:
         if mode == "hybrid" and self.settings.ranker == "ltr":
             return ranking.learned(c, fusion, self.settings)
         return ranking.plain(c, mode, fusion, self.settings)
 
-    def _silent(self, q: Query, c: features.Candidates, missing: list[str], mode: str) -> bool:
+    def _silent(self, q: Query, c: features.Candidates, absent: no_answer.Absence,
+                mode: str) -> bool:
         """True when the plans do not answer: see no_answer. BM25 alone can only tell that
         none of the question's words occur at all."""
         if len(c) == 0:
             return True
         if mode == "bm25":
             return float(c.bm25.max()) <= 0.0
-        return no_answer.silent(no_answer.signals(
-            q, c, no_answer.missing_share(q.text, missing, self.index.bm25),
-            no_answer.name_missing(q.text, missing)), no_answer.fitted())
+        return no_answer.silent(no_answer.signals(q, c, absent), no_answer.fitted())
 
     def _hit(self, rank: int, i: int, score: float, q_weights: dict[str, float],
              sims: np.ndarray | None) -> Hit:

@@ -77,15 +77,21 @@ class Index:
             self._faiss = idx
         return self._faiss
 
-    def nearest(self, vectors: np.ndarray, depth: int, params=None):
-        """FAISS's (scores, ids) of the `depth` nearest passages to each vector."""
+    def nearest(self, vectors: np.ndarray, depth: int,
+                mask: np.ndarray | None = None) -> np.ndarray:
+        """The rows of the `depth` nearest passages to each vector (within the mask), once each."""
         import faiss
 
-        # OpenMP's thread count is a setting of the calling thread: a server's worker threads
-        # start with one OpenMP worker a core, whose spinning slowed each served search's FAISS
-        # scan from 0.5 to 10 ms and its encode beside it, so every caller sets it, each time.
-        _one_thread(faiss)
-        return self.faiss.search(vectors, depth, params=params)
+        # One query scans faster on one thread: FAISS's OpenMP workers and onnxruntime's spin
+        # against each other on two cores (16 ms a hybrid query at 31,000 passages with two,
+        # 7 ms with one); concurrency comes from requests. The count is a setting of the
+        # calling thread, and a server's worker threads start with a worker a core (their
+        # FAISS scans took 10 ms, not 0.5), so every call sets it.
+        faiss.omp_set_num_threads(1)
+        params = (None if mask is None else
+                  faiss.SearchParameters(sel=faiss.IDSelectorBatch(np.flatnonzero(mask))))
+        _, ids = self.faiss.search(vectors, depth, params=params)
+        return np.unique(ids[ids >= 0])
 
     @classmethod
     def load(cls, index_dir: Path) -> "Index":
@@ -109,13 +115,6 @@ def stale_files(manifest: dict, corpus_dir: Path) -> list[str]:
     built = manifest.get("files", {})
     now = corpus_hashes(corpus_dir) if corpus_dir.is_dir() else {}
     return sorted(n for n in set(built) | set(now) if built.get(n) != now.get(n))
-
-
-def _one_thread(faiss) -> None:
-    # One query scans the vectors faster on one thread: FAISS's OpenMP workers and
-    # onnxruntime's spin against each other on two cores (measured: 16 ms a hybrid query at
-    # 31,000 passages with two threads, 7 ms with one). Concurrency comes from requests.
-    faiss.omp_set_num_threads(1)
 
 
 @dataclass
