@@ -15,6 +15,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from .config import ChunkSettings
+from .dates import MONTHS
 from .ingest import Document
 from .sentences import split_sentences
 
@@ -71,8 +72,7 @@ _MONTH_WORD = re.compile(r"^(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-
 _PARTICULARS = re.compile(
     r"^(?:(?:date|tel|telephone|fax|e-?mail)\s*:|\S+@\S+$|"
     r"(?:mon|tues|wednes|thurs|fri|satur|sun)day\b,?\s+\d|"
-    r"(?:january|february|march|april|may|june|july|august|september|october|november|december)"
-    r"\s+\d{4}$)", re.I)
+    rf"(?:{'|'.join(MONTHS)})\s+\d{{4}}$)", re.I)
 # A page number after a heading ("Introduction 4"); not the end of a range ("Plan 2017-19").
 _PAGE_NUMBER = re.compile(r"(?<![-–/\d])\s*\d+\s*$")
 # Lines set apart like headings that no section is named by: a person with their role under

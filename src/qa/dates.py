@@ -3,6 +3,8 @@ from __future__ import annotations
 
 MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
           "September", "October", "November", "December")
+# A month in a regular expression (compile with re.I): its name, or its abbreviation.
+MONTH_PATTERN = "|".join(MONTHS) + "|jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec"
 
 
 def month_number(name: str) -> int:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 
+from ..dates import MONTH_PATTERN
+
 FIGURE, DATE, WHO = "figure", "date", "who"
 # Finer kinds, read only by the no-answer test: "how much will X cost" is answered by a sum
 # of money, "how long is the wait" by a duration, "how many" by a count, where any figure
@@ -37,14 +39,13 @@ _PRECISE = (
 )
 _UNITS = r"(minutes?|mins?|hours?|hrs?|days?|weeks?|wks?|months?|years?)"
 
-_MONTHS = ("january|february|march|april|may|june|july|august|september|october|november|"
-           "december|jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec")
 _HOLDS = {
     FIGURE: re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
                        r"twenty|thirty|forty|fifty|hundred|thousand|million|billion|half|third|"
                        r"quarter|double|twice|dozen)\b", re.I),
-    DATE: re.compile(rf"\b(19|20)\d\d\b|\b\d\d?(st|nd|rd|th)?\s+({_MONTHS})\b|\b({_MONTHS})\s+"
-                     r"(19|20)\d\d\b|\b(spring|summer|autumn|winter|quarter|q[1-4])\b|"
+    DATE: re.compile(rf"\b(19|20)\d\d\b|\b\d\d?(st|nd|rd|th)?\s+({MONTH_PATTERN})\b|"
+                     rf"\b({MONTH_PATTERN})\s+(19|20)\d\d\b|"
+                     r"\b(spring|summer|autumn|winter|quarter|q[1-4])\b|"
                      r"\b(by|from|until|before|after) (the )?(end|start|beginning) of\b", re.I),
     WHO: re.compile(r"\b(chief|director|chair|chairman|officer|lead|leads|manager|secretary|"
                     r"minister|board|committee|council|trust|partnership|group|team|forum|"
@@ -59,7 +60,7 @@ _HOLDS = {
     # "How long will it run" is also answered by when it ends: "until March 2019".
     DURATION: re.compile(rf"\b\d+(\.\d+)?\s*((-|to)\s*\d+\s*)?{_UNITS}\b|\b(one|two|three|"
                          rf"four|five|six|seven|eight|nine|ten|twelve|eighteen)\s+{_UNITS}\b|"
-                         rf"\b(until|till)\s+(the\s+end\s+of\s+)?({_MONTHS}|(19|20)\d\d)\b",
+                         rf"\b(until|till)\s+(the\s+end\s+of\s+)?({MONTH_PATTERN}|(19|20)\d\d)\b",
                          re.I),
     # A number that is not a year.
     COUNT: re.compile(r"\b(?!(19|20)\d\d\b)\d[\d,]*(\.\d+)?\b|\b(two|three|four|five|six|"
