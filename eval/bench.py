@@ -1,14 +1,18 @@
 """Speed against the floor: how planqa's search, serving, build and start-up compare with the
-bare cost of encoding with the model, measured both ways (onnxruntime int8, torch fp32) in
-the same run. Prints a table, writes eval/results/bench.json and eval/latency_vs_size.png.
+bare cost of encoding with the model, measured three ways (onnxruntime with int8 arithmetic,
+the packaged ONNX model as shipped, torch) in the same run. Prints a table, writes
+eval/results/bench.json and eval/latency_vs_size.png.
 
     python eval/bench.py            # everything (a few minutes)
     python eval/bench.py --quick    # fewer repeats and corpus sizes
 
-Targets (issue 4), each against the faster encoder: in-process hybrid median <= 1.3 x one
-query encode; `qa build` <= 1.5 x encoding every passage once; hybrid median on a 50 x
-synthetic corpus <= 2 x. Served (issue 15), each against a bare encode timed beside it:
-1 client p50 <= 2 x, 4 clients p95 <= 5 x, a light client beside 8 heavy ones p50 <= 5 x.
+Targets (issues 4 and 11): in-process hybrid median <= 1.3 (1.5) x one query encode; `qa build`
+<= 1.5 x encoding every passage once; hybrid median on a 50 x synthetic corpus <= 2 x. Served
+(issue 15): 1 client p50 <= 2 x, 4 clients p95 <= 5 x, a light client beside 8 heavy ones
+p50 <= 5 x. Each is shown against two floors timed in the same run: the packaged ONNX model's
+query encode (the yardstick the targets were set against, about 2.9 ms) and the encode of
+the int8 model the search runs (about a third of that, so the same milliseconds are a larger
+ratio).
 """
 from __future__ import annotations
 
@@ -40,6 +44,8 @@ from ingest_bench import pdf_figures, pdf_rows  # noqa: E402
 from qa.bm25 import SparseBM25, tokenize  # noqa: E402
 from qa.config import Settings  # noqa: E402
 from qa.embed import get_encoder  # noqa: E402
+
+ENCODERS = ("int8", "onnx", "torch")
 from qa.store import Index, SentenceVectors, indexed_text  # noqa: E402
 from qa.search import Searcher  # noqa: E402
 
@@ -57,7 +63,7 @@ def median_ms(fn, items, repeats: int) -> float:
 def encode_floor(qs: list[str], repeats: int) -> dict:
     """One query encoded, median over the dev questions, by each encoder."""
     out = {}
-    for backend in ("onnx", "torch"):
+    for backend in ENCODERS:
         t0 = time.perf_counter()
         enc = get_encoder(encoder=backend)
         load_s = time.perf_counter() - t0
@@ -97,7 +103,7 @@ def build_figures(settings: Settings, index: Index) -> dict:
     texts = [indexed_text(p, index.doc_by_id[p.doc_id], title=False)
              for p in index.passages]
     bare = {}
-    for backend in ("onnx", "torch"):
+    for backend in ENCODERS:
         enc = get_encoder(encoder=backend)
         t0 = time.perf_counter()
         enc.encode(texts)
@@ -238,13 +244,14 @@ def main() -> int:
     try:
         print("encoding floor ...", flush=True)
         floor = encode_floor(qs, repeats)
-        fast = min(floor, key=lambda b: floor[b]["query_ms"])
 
         searcher = Searcher(index, settings)
         searcher.search("warm up", k=1)
         inproc = in_process(searcher, qs, repeats + 1)
-        # The floor is the faster encoder's bare query encode, measured beside the searches.
-        floor_ms = inproc["encode"] if fast == "onnx" else floor[fast]["query_ms"]
+        # The search's own encoder's bare encode, measured beside the searches; and the
+        # yardstick, scaled by how the machine ran then against when it was measured alone.
+        own_ms = inproc["encode"]
+        yard_ms = floor["onnx"]["query_ms"] * own_ms / floor[searcher.encoder.backend]["query_ms"]
 
         print("build ...", flush=True)
         build_fig = build_figures(settings, index)
@@ -261,32 +268,34 @@ def main() -> int:
 
     # For a batch of passages the faster encoder may be the other one.
     bare_build = min(build_fig["encode_passages_s"].values())
+    def against(ms: float, yard: float, own: float, target=None) -> str:
+        return (f"{ms / yard:.2f} x / {ms / own:.2f} x" + (f" (target {target})" if target else ""))
+
     rows = [
-        ("query encode, onnx int8 (median)", f"{floor['onnx']['query_ms']:.2f} ms", ""),
-        ("query encode, torch fp32 (median)", f"{floor['torch']['query_ms']:.2f} ms", ""),
-        ("in-process hybrid search (median)", f"{inproc['hybrid']:.2f} ms",
-         f"{inproc['hybrid'] / floor_ms:.2f} x (target 1.3)"),
-        ("in-process bm25 search (median)", f"{inproc['bm25']:.2f} ms",
-         f"{inproc['bm25'] / floor_ms:.2f} x"),
-        ("in-process dense search (median)", f"{inproc['dense']:.2f} ms",
-         f"{inproc['dense'] / floor_ms:.2f} x"),
-        *[(f"served, {name} (own floor {f['floor_ms']:.2f} ms)",
-           f"{f.get('p95_ms') if 'p95' in name else f.get('p50_ms', f.get('light_p50_ms')):.1f} ms",
-           f"{f['ratio']:.2f} x (target {target})")
+        *[(f"query encode, {b} (median)", f"{floor[b]['query_ms']:.2f} ms", "")
+          for b in ENCODERS],
+        *[(f"in-process {m} search (median)", f"{inproc[m]:.2f} ms",
+           against(inproc[m], yard_ms, own_ms, "1.3; 1.5" if m == "hybrid" else None))
+          for m in ("hybrid", "bm25", "dense")],
+        *[(f"served, {name} (floors {f['floor_ms']:.2f} / {f['int8_floor_ms']:.2f} ms)",
+           f"{(ms := f.get('p95_ms') if 'p95' in name else f.get('p50_ms', f.get('light_p50_ms'))):.1f} ms",
+           against(ms, f["floor_ms"], f["int8_floor_ms"], target))
           for (name, f), target in zip(served.items(), (2, 5, 5, 5))],
         (f"qa build ({build_fig['passages']} passages)", f"{build_fig['build_s']:.1f} s",
          f"{build_fig['build_s'] / bare_build:.2f} x (target 1.5)"),
-        ("encode all passages once, onnx / torch",
-         f"{build_fig['encode_passages_s']['onnx']:.1f} / {build_fig['encode_passages_s']['torch']:.1f} s", ""),
+        ("encode all passages once, " + " / ".join(ENCODERS),
+         " / ".join(f"{build_fig['encode_passages_s'][b]:.1f}" for b in ENCODERS) + " s", ""),
         ("qa search, process start to finish", f"{start['qa_search_process_s']:.2f} s", ""),
         ("qa serve until /healthz answers", f"{start['qa_serve_to_healthz_s']:.2f} s", ""),
         (f"hybrid at {growth[-1]['copies']} x ({growth[-1]['passages']} passages)",
          f"{growth[-1]['hybrid_ms']:.2f} ms",
-         f"{growth[-1]['hybrid_ms'] / growth[-1]['encode_ms']:.2f} x (target 2)"),
+         against(growth[-1]["hybrid_ms"], growth[-1]["encode_ms"] * yard_ms / own_ms,
+                 growth[-1]["encode_ms"], 2)),
         *pdf_rows(pdf_fig),
     ] + store_rows(store)
-    print(f"\nfloor: {fast} query encode beside the searches, {floor_ms:.2f} ms\n")
-    print(f"{'measure':<56}{'value':>22}  against the floor")
+    print(f"\nfloors: the packaged onnx model's query encode, {yard_ms:.2f} ms, and the search's "
+          f"own {searcher.encoder.backend} encode beside the searches, {own_ms:.2f} ms\n")
+    print(f"{'measure':<56}{'value':>22}  against the floors (onnx / own)")
     for name, value, ratio in rows:
         print(f"{name:<56}{value:>22}  {ratio}")
     print(f"\n{'copies':>7}{'passages':>10}{'encode':>8}{'hybrid':>9}{'bm25':>8}{'dense':>8}"
@@ -298,7 +307,7 @@ def main() -> int:
     results = ROOT / "eval" / "results"
     results.mkdir(exist_ok=True)
     (results / "bench.json").write_text(json.dumps({
-        "floor": floor, "fast_encoder": fast, "floor_ms": floor_ms, "in_process_ms": inproc,
+        "floor": floor, "yardstick_ms": yard_ms, "own_floor_ms": own_ms, "in_process_ms": inproc,
         "served": served, "build": build_fig, "startup": start, "growth": growth,
         "pdf": pdf_fig, "store": store}, indent=1))
     print(f"\nwrote {results / 'bench.json'}")

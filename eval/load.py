@@ -3,7 +3,7 @@ and a light client's latency beside heavy ones (1,000-character questions, k=50)
 
     python eval/load.py                      # starts `qa serve` on a free port, then loads it
     python eval/load.py --url http://127.0.0.1:8000 --requests 200
-    python eval/load.py --ratios --repeat 3  # the served targets, as ratios to a bare encode
+    python eval/load.py --ratios --repeat 3  # the served targets, as ratios to bare encodes
 
 Only loopback addresses are accepted: this is a measurement of our own server on this machine.
 Each client sends a bounded number of requests (the dev questions, round-robin) on one
@@ -141,12 +141,13 @@ def mixed(base: str, qs: list[str], heavy: int, light_requests: int) -> dict:
             "heavy_rps": round(sum(c for c, _ in counts) / wall, 1)}
 
 
-def encode_floor_ms(qs: list[str], threads: int = 0) -> float:
-    """The bare query encode (the int8 ONNX encoder, as eval/bench.py's floor: onnxruntime's
-    own thread count unless told), median."""
+def encode_floor_ms(qs: list[str], encoder: str = "onnx", threads: int = 0) -> float:
+    """A bare query encode, median over the questions: by default of the packaged ONNX model
+    as shipped, the yardstick issue 15's targets were set against (about 2.9 ms); "int8" is
+    the encoder qa serve runs. onnxruntime's own thread count unless told."""
     from qa.embed import get_encoder
 
-    enc = get_encoder(encoder="onnx", threads=threads)
+    enc = get_encoder(encoder=encoder, threads=threads)
     enc.encode(["warm up"])
     times = []
     for q in qs:
@@ -156,8 +157,14 @@ def encode_floor_ms(qs: list[str], threads: int = 0) -> float:
     return statistics.median(times)
 
 
+# The floors each served figure is set against: the packaged model's encode (the targets'
+# yardstick) and the encode of the int8 model the server runs, a third of it, against which
+# the same milliseconds are a larger ratio.
+FLOORS = ("onnx", "int8")
+
+
 def ratios(base: str, qs: list[str], per_client: int, expected: dict) -> dict:
-    """The served targets (issue 15) against a bare encode measured just before and after
+    """The served targets (issue 15) against bare encodes measured just before and after
     each: 1 client p50 <= 2 x, 4 clients p95 <= 5 x, a light client beside 8 heavy p50 <= 5 x."""
     out = {}
     for name, measure, key in (
@@ -165,14 +172,12 @@ def ratios(base: str, qs: list[str], per_client: int, expected: dict) -> dict:
             ("4 clients p95", lambda: run(base, qs, 4, per_client, expected), "p95_ms"),
             ("4 at once p95", lambda: run(base, qs, 4, per_client, expected, True), "p95_ms"),
             ("light beside 8 heavy p50", lambda: mixed(base, qs, 8, per_client), "light_p50_ms")):
-        before = encode_floor_ms(qs), encode_floor_ms(qs, threads=1)
+        before = {f: encode_floor_ms(qs, f) for f in FLOORS}
         fig = measure()
-        floor = (before[0] + encode_floor_ms(qs)) / 2
-        # The one-thread encode each search gets in the server: a second view of the floor.
-        floor1 = (before[1] + encode_floor_ms(qs, threads=1)) / 2
-        out[name] = {**fig, "floor_ms": round(floor, 2), "ratio": round(fig[key] / floor, 2),
-                     "floor_1thread_ms": round(floor1, 2),
-                     "ratio_1thread": round(fig[key] / floor1, 2)}
+        floors = {f: round((before[f] + encode_floor_ms(qs, f)) / 2, 2) for f in FLOORS}
+        out[name] = {**fig, "floor_ms": floors["onnx"], "ratio": round(fig[key] / floors["onnx"], 2),
+                     "int8_floor_ms": floors["int8"],
+                     "ratio_int8": round(fig[key] / floors["int8"], 2)}
     return out
 
 
@@ -271,16 +276,15 @@ def main() -> int:
     for n, r in enumerate(runs, 1):
         print(f"run {n}")
         if "ratios" in r:
-            print(f"{'served target':<28}{'ms':>8}{'floor ms':>10}{'ratio':>8}{'target':>8}"
-                  f"{'bad':>5}{'1-thread floor':>16}{'ratio':>7}")
+            print(f"{'served target':<28}{'ms':>8}{'onnx floor':>12}{'ratio':>8}{'target':>8}"
+                  f"{'bad':>5}{'int8 floor':>12}{'ratio':>7}")
             for (name, f), target in zip(r["ratios"].items(), (2, 5, 5, 5)):
                 ms = f.get("p95_ms") if "p95" in name else f.get("p50_ms", f.get("light_p50_ms"))
                 errs = f.get("errors_or_mismatches", f.get("light_errors", 0) + f.get(
                     "heavy_errors", 0))
                 bad += errs
-                print(f"{name:<28}{ms:>8.1f}{f['floor_ms']:>10.2f}{f['ratio']:>8.2f}"
-                      f"{target:>8}{errs:>5}{f.get('floor_1thread_ms', 0):>16.2f}"
-                      f"{f.get('ratio_1thread', 0):>7.2f}")
+                print(f"{name:<28}{ms:>8.1f}{f['floor_ms']:>12.2f}{f['ratio']:>8.2f}"
+                      f"{target:>8}{errs:>5}{f['int8_floor_ms']:>12.2f}{f['ratio_int8']:>7.2f}")
             continue
         print(f"{'clients':>8}{'requests':>10}{'p50 ms':>10}{'p95 ms':>10}{'req/s':>10}{'bad':>6}")
         for c in r["clients"]:

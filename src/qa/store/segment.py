@@ -20,7 +20,7 @@ from scipy import sparse
 from ..bm25 import tokenize
 from ..chunk import Passage, chunk
 from ..config import Settings
-from ..embed import resolve_backend
+from ..embed import encoder_id
 from ..glossary import candidates
 from ..ingest import DocRecord, read_bytes
 from ..sentences import sentence_spans
@@ -35,7 +35,7 @@ FORMAT = 6
 def fingerprint(settings: Settings) -> dict:
     """The settings a segment depends on: a change to any of them makes every segment anew."""
     return {"format": FORMAT, "model": settings.model,
-            "encoder": resolve_backend(settings.model, settings.encoder),
+            "encoder": encoder_id(settings.model, settings.encoder),
             "chunker": settings.chunk.as_dict()}
 
 
