@@ -26,8 +26,9 @@ from .search import QueryError, Searcher
 
 # Templates and static files ship inside the package, so an installed wheel serves the page.
 WEB_DIR = Path(__file__).resolve().parent
-EXAMPLES = ("what is the stroke model?", "CWPT sickness absence",
-            "when will shared care records be in place?", "what does LWAB stand for")
+# None of them a dev question (eval/dev.jsonl): the page shows off nothing tuned on.
+EXAMPLES = ("what is the stroke model?", "how many GPs are close to retirement?",
+            "how will A&E change?", "what does STP stand for")
 # Everything of a search a results link carries, so "Back to results" returns to the same list.
 SEARCH_ARGS = ("q", "doc", "area", "k", "mode")
 # The pages a document view leads back to, by path, and what its link says.
