@@ -156,7 +156,8 @@ def main() -> int:
     for r in compare_html():
         print(f"{r['reader']:<44}{r['ms_per_page']:>9}  {r['boilerplate_left']:<16}  "
               f"{r['content_kept']:<21}  {r['headings']}")
-    fig = pdf_figures(settings, get_encoder(settings.model, settings.encoder))
+    fig = pdf_figures(settings, get_encoder(settings.model, settings.encoder,
+                                            cache=settings.cache_dir))
     print()
     for name, value, ratio in pdf_rows(fig):
         print(f"{name:<44}{value:>22}  {ratio}")

@@ -145,9 +145,10 @@ def encode_floor_ms(qs: list[str], encoder: str = "onnx", threads: int = 0) -> f
     """A bare query encode, median over the questions: by default of the packaged ONNX model
     as shipped, the yardstick issue 15's targets were set against (about 2.9 ms); "int8" is
     the encoder qa serve runs. onnxruntime's own thread count unless told."""
+    from qa.config import Settings
     from qa.embed import get_encoder
 
-    enc = get_encoder(encoder=encoder, threads=threads)
+    enc = get_encoder(encoder=encoder, threads=threads, cache=Settings.from_env().cache_dir)
     enc.encode(["warm up"])
     times = []
     for q in qs:

@@ -355,6 +355,26 @@ def test_index_from_an_older_planqa_is_rebuilt_by_serve(settings, small_corpus, 
     assert rebuilt.search("stroke", k=1).results
 
 
+def test_an_index_of_another_encoder_is_rebuilt_by_serve_and_warned_of_by_search(
+        settings, small_corpus, tmp_path, capsys):
+    # An upgrade from the float32 default to int8 (or a new onnxruntime) must not leave
+    # passages encoded one way met by questions encoded another, unsaid.
+    from qa.cli import open_searcher
+
+    s = small_settings(settings, small_corpus, tmp_path)
+    built = build(s).path
+    onnx = replace(s, encoder="onnx")
+    searcher = open_searcher(onnx)
+    assert searcher.index.path == built and searcher.search("stroke", k=1).results
+    warning = capsys.readouterr().err
+    assert "another encoder" in warning and "qa build" in warning
+    rebuilt = open_searcher(onnx, rebuild_if_needed=True)
+    assert rebuilt.index.path != built and rebuilt.index.manifest["encoder"] == "onnx"
+    assert "rebuilding" in capsys.readouterr().err
+    assert open_searcher(onnx).index.path == rebuilt.index.path
+    assert capsys.readouterr().err == ""
+
+
 def test_missing_and_corrupt_index(settings, small_corpus, tmp_path):
     s = small_settings(settings, small_corpus, tmp_path)
     with pytest.raises(IndexMissing, match="qa build"):

@@ -1,46 +1,74 @@
-"""The int8 encoder (qa.quantize): derived from the packaged model, cached, the same file every
-time, vectors close to the float32 model's and independent of what they are encoded beside."""
+"""The int8 encoder (qa.quantize): derived from the packaged model, kept, the same file every
+time, in a folder only its user can write; vectors close to the float32 model's and
+independent of what they are encoded beside."""
 import hashlib
 import os
+import tempfile
+from pathlib import Path
 
 import numpy as np
+import onnx
 
 from qa import embed, quantize
+from qa.config import default_cache_dir
 
 QUESTIONS = ["how is the stroke service being reorganised", "sickness absence at the trust",
              "when will GP records be shared with hospitals", "what does QIPP stand for"]
 
 
-def _sha(path) -> str:
+def _sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def test_the_int8_model_is_derived_once_the_same_every_time(tmp_path, monkeypatch):
-    shipped = embed.get_encoder(encoder="int8")  # the user's cache, as the suite runs
-    cached = quantize.cache_dir() / quantize.model_name()
-    assert cached.is_file()
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    fresh = quantize.int8_model(embed._onnx_file())
-    assert fresh == tmp_path / "planqa" / quantize.model_name()
+def test_the_int8_model_is_made_once_the_same_every_time(tmp_path):
+    first = quantize.int8_model(embed._onnx_file(), tmp_path / "a")
+    second = quantize.int8_model(embed._onnx_file(), tmp_path / "b")
+    assert first == tmp_path / "a" / quantize.model_name() and second.parent == tmp_path / "b"
     # The index's fingerprint names the file, not its bytes: they must not vary by run.
-    assert _sha(fresh) == _sha(cached)
-    mtime = fresh.stat().st_mtime_ns
-    assert quantize.int8_model(embed._onnx_file()) == fresh
-    assert fresh.stat().st_mtime_ns == mtime  # kept, not made again
-    assert [p.name for p in fresh.parent.iterdir()] == [fresh.name]  # no leftovers
-    assert shipped.backend == "int8"
+    assert _sha(first) == _sha(second)
+    ops = {n.op_type for n in onnx.load(str(first)).graph.node}
+    assert "MatMulInteger" in ops and "SkipLayerNormalization" in ops  # int8, and fused
+    made = first.stat().st_mtime_ns
+    assert quantize.int8_model(embed._onnx_file(), tmp_path / "a") == first
+    assert first.stat().st_mtime_ns == made  # kept, not made again
+    assert [p.name for p in first.parent.iterdir()] == [first.name]  # no leftovers
 
 
-def test_an_unwritable_cache_falls_back_to_the_temporary_folder(tmp_path, monkeypatch):
-    import tempfile
-
+def test_an_unwritable_cache_falls_back_to_a_private_temporary_folder(tmp_path, monkeypatch):
     blocked = tmp_path / "a file"
     blocked.write_text("")  # a cache folder under a file cannot be made, even by root
-    monkeypatch.setenv("XDG_CACHE_HOME", str(blocked / "cache"))
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
-    path = quantize.int8_model(embed._onnx_file())
-    assert path == tmp_path / "tmp" / f"planqa-{os.getuid()}" / quantize.model_name()
-    assert path.is_file()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    path = quantize.int8_model(embed._onnx_file(), blocked / "cache")
+    assert path == tmp_path / f"planqa-{os.getuid()}" / quantize.model_name()
+    assert path.is_file() and path.parent.stat().st_mode & 0o777 == 0o700
+
+
+def test_a_temporary_folder_others_can_write_to_is_not_trusted(tmp_path, monkeypatch):
+    # Another user could have planted a model there that gives the vectors they choose.
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    shared = tmp_path / f"planqa-{os.getuid()}"
+    shared.mkdir()
+    shared.chmod(0o777)
+    (shared / quantize.model_name()).write_bytes(b"planted")
+    blocked = tmp_path / "a file"
+    blocked.write_text("")
+    path = quantize.int8_model(embed._onnx_file(), blocked / "cache")
+    assert path.parent != shared and path.parent.parent == tmp_path
+    assert path.read_bytes() != b"planted"
+
+
+def test_a_kept_model_that_does_not_load_is_made_again(tmp_path):
+    kept = quantize.int8_model(embed._onnx_file(), tmp_path)
+    good = _sha(kept)
+    kept.write_bytes(kept.read_bytes()[:1000])  # cut short
+    enc = embed.get_encoder(encoder="int8", cache=tmp_path)
+    assert enc.encode(QUESTIONS).shape == (4, 384) and _sha(kept) == good
+
+
+def test_the_default_cache_folder():
+    assert default_cache_dir({"XDG_CACHE_HOME": "/var/cache/x"}) == Path("/var/cache/x/planqa")
+    # a relative XDG_CACHE_HOME is to be ignored, as the XDG spec says
+    assert default_cache_dir({"XDG_CACHE_HOME": "rel"}) == Path.home() / ".cache" / "planqa"
 
 
 def test_int8_vectors_stay_close_to_the_shipped_models():
@@ -51,7 +79,8 @@ def test_int8_vectors_stay_close_to_the_shipped_models():
     int8, full = embed.get_encoder(encoder="int8"), embed.get_encoder(encoder="onnx")
     for texts in (QUESTIONS, answers):
         cos = (int8.encode(texts) * full.encode(texts)).sum(1)
-        assert cos.min() > 0.98, cos
+        # close, and not the same: the int8 encoder runs the int8 model
+        assert cos.min() > 0.98 and cos.max() < 0.9999, cos
     # and each question still meets its own answer first
     for enc in (int8, full):
         sims = enc.encode(QUESTIONS) @ enc.encode(answers).T

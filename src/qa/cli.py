@@ -66,13 +66,19 @@ def open_searcher(settings: Settings, rebuild_if_needed: bool = False, encoder=N
         build_index(settings, encoder=encoder)
         index = Index.load(settings.index_dir)
     stale = index.stale_files(settings.corpus_dir)
-    if stale and rebuild_if_needed:
-        _say(f"the corpus changed since the index was built ({', '.join(stale[:5])}): updating")
+    otherwise = index.built_otherwise(settings)
+    if (stale or otherwise) and rebuild_if_needed:
+        _say(f"the corpus changed since the index was built ({', '.join(stale[:5])}): updating"
+             if stale else f"the index was built with another {' and '.join(otherwise)} "
+             f"than is set now: rebuilding it")
         build_index(settings, encoder=encoder)
         index = Index.load(settings.index_dir)
     elif stale:
         _say(f"warning: the index is stale, the corpus changed since it was built "
              f"({', '.join(stale[:5])}{' …' if len(stale) > 5 else ''}); run 'qa build'")
+    if otherwise and not rebuild_if_needed:
+        _say(f"warning: the index was built with another {' and '.join(otherwise)} "
+             f"({index.manifest.get(otherwise[0])}) than is set now; run 'qa build'")
     return Searcher(index, settings, encoder)
 
 
@@ -187,7 +193,7 @@ def cmd_serve(args, settings: Settings) -> int:
     # served alone (embed.ByLoad; eval/README.md, "Serving"). Forked workers (QA_WORKERS) run
     # one: onnxruntime's thread pools do not survive a fork.
     threads = settings.encoder_threads or (1 if settings.workers > 1 else 0)
-    encoder = serving_encoder(settings.model, settings.encoder, threads)
+    encoder = serving_encoder(settings.model, settings.encoder, threads, settings.cache_dir)
     searcher = open_searcher(settings, rebuild_if_needed=not args.no_build, encoder=encoder)
     live = Live(settings, searcher)  # follows CURRENT: new builds are served by themselves
     host, port = args.host or settings.host, args.port or settings.port

@@ -34,6 +34,18 @@ def _project_root() -> Path:
     return Path.cwd()
 
 
+def default_cache_dir(env=None) -> Path | None:
+    """$XDG_CACHE_HOME/planqa (an absolute one only, as the XDG spec asks), else
+    ~/.cache/planqa; None without a home folder, when a private temporary folder serves."""
+    xdg = (os.environ if env is None else env).get("XDG_CACHE_HOME", "")
+    if os.path.isabs(xdg):
+        return Path(xdg) / "planqa"
+    try:
+        return Path.home() / ".cache" / "planqa"
+    except RuntimeError:  # no HOME and no entry in the password database
+        return None
+
+
 # --- parsers: text in, value out, ValueError with the reason -------------------------------
 
 def text(value: str) -> str:
@@ -111,14 +123,17 @@ OPTIONS: tuple[Option, ...] = (
            number(0.001, 100_000)),
     Option("model", "QA_MODEL", DEFAULT_MODEL,
            "sentence-transformers model that embeds passages and questions"),
-    # "int8" and "onnx" run the packaged export of the default model (fast start, fast
-    # queries); "torch" runs sentence-transformers and is the only choice for a model named
-    # by QA_MODEL.
+    # "int8" and "onnx" run the packaged export of the default model (a fraction of a second
+    # to load, once int8's model is made; fast questions); "torch" runs sentence-transformers
+    # and is the only choice for a model named by QA_MODEL.
     Option("encoder", "QA_ENCODER", "auto",
            "how the model runs: int8 (the packaged ONNX model with int8 arithmetic, derived "
-           "once into ~/.cache/planqa), onnx (that model as shipped: float32 arithmetic), "
-           "torch, or auto (int8 for the default model)",
+           "once into QA_CACHE), onnx (that model as shipped: float32 arithmetic), torch, or "
+           "auto (int8 for the default model)",
            choice(*ENCODERS)),
+    Option("cache_dir", "QA_CACHE", default_cache_dir,
+           "folder for what planqa makes once and keeps: the int8 model, 23 MB (default: "
+           "$XDG_CACHE_HOME/planqa or ~/.cache/planqa)", path),
     Option("encoder_threads", "QA_ENCODER_THREADS", 0,
            "onnx threads per query encode; 0: onnxruntime's choice (qa serve: two for a "
            "question served alone on an idle machine, one each side by side)",

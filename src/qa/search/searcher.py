@@ -123,7 +123,8 @@ class Searcher:
             from ..embed import get_encoder
 
             self._encoder = get_encoder(self.settings.model, self.settings.encoder,
-                                        self.settings.encoder_threads)
+                                        self.settings.encoder_threads,
+                                        cache=self.settings.cache_dir)
         return self._encoder
 
     @property

@@ -102,6 +102,15 @@ class Index:
     def stale_files(self, corpus_dir: Path) -> list[str]:
         return stale_files(self.manifest, corpus_dir)
 
+    def built_otherwise(self, settings) -> list[str]:
+        """What its vectors and passages were made with (encoder, chunker) that these settings
+        make otherwise: questions encoded by another encoder than the passages were (an
+        upgrade from the float32 default to int8, a new onnxruntime) match them less well."""
+        from .segment import fingerprint  # segment imports this module
+
+        fp = fingerprint(settings)
+        return [k for k in ("encoder", "chunker") if self.manifest.get(k) != fp[k]]
+
     def check_model(self, model: str) -> None:
         if self.manifest.get("model") != model:
             raise ModelMismatch(
