@@ -87,7 +87,8 @@ def test_phrases_on_different_lines_stem_apart_unless_they_are_the_same_phrase()
                                   "hospital", "people", "special", "modern", "organ", "the",
                                   "broke", "admitted", "referred", "advocates", "mum",
                                   "parking", "travel", "second", "fit", "parent", "enable",
-                                  "foster", "called", "adoption"])
+                                  "foster", "called", "adoption", "section", "cycle", "lump",
+                                  "turnaround", "era"])
 def test_a_bare_everyday_word_expands_to_nothing(shipped, word):
     # A lone common word would pull every question that uses it towards one topic; no spelling
     # line may stem onto one ("hospitalised" stems to "hospit", "specialized" to "special");
@@ -95,7 +96,9 @@ def test_a_bare_everyday_word_expands_to_nothing(shipped, word):
     # report referred to", "my mum has dementia") is no trigger on its own. Some once stemmed
     # onto a lay word: "parks" took "parking", "travellers" "travel", "secondment" "second",
     # "fitness" "fit", "parenting" "parent", "enablement" "enable", "fostering" "foster", and
-    # "call-in" took "GPs were called in".
+    # "call-in" took "GPs were called in". "Sectioned", "cycling", "lumps", "turnaround" and
+    # "ERAS" stem onto "section 75", "contract life cycle", "lump sum", "test turnaround times"
+    # and "era", so those lines use longer phrases ("got sectioned", "cycle to work").
     assert shipped.expand(word) == []
 
 
@@ -121,6 +124,15 @@ def test_a_bare_everyday_word_expands_to_nothing(shipped, word):
     ("Can I see a nurse instead?", "see a nurse instead", "practice nurse"),
     ("Who is the councillor responsible for social care?",
      "councillor responsible for social care", "cabinet member"),
+    # Third pass: a longer phrase now wins over a single word that pointed elsewhere.
+    ("My daughter is cutting herself", "cutting herself", "self-harm"),  # not "cuts"
+    ("Is unexplained weight loss a worry?", "unexplained weight loss", "early diagnosis"),
+    ("Are retirement villages planned?", "retirement villages", "extra care housing"),
+    ("Children say they feel unsafe", "feel unsafe", "community safety"),
+    ("Is bullying at school rising?", "bullying at school", "emotional wellbeing"),
+    ("My dad was sent home too early", "sent home too early", "safe discharge"),
+    ("Is the Alex going to shut?", "shut", "closure"),
+    ("Is the waiting list longer?", "waiting list", "referral to treatment waiting times"),
 ])
 def test_everyday_phrases_reach_the_plans_terms(shipped, question, phrase, term):
     assert term in expanded(shipped, question)[phrase]
