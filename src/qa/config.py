@@ -211,7 +211,7 @@ _FIXED = [
     # phrases the plans never use, and of phrases they use too.
     # Chosen by eval/cv.py (5-fold CV on the dev set).
     ("synonym_weight", float, field(default=0.7)),
-    ("also_weight", float, field(default=0.0)),
+    ("also_weight", float, field(default=0.2)),
     # How the dense side uses the question reworded in the plans' words: the better of the
     # two matches (max), their mean (blend), or not at all (off: each lost nDCG out of fold).
     ("expansion", str, field(default="off")),
