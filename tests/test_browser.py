@@ -42,7 +42,7 @@ def test_contents_take_the_reader_to_a_section(page, live_server):
 
 def test_copy_citation_and_keyboard_use(page, live_server):
     page.context.grant_permissions(["clipboard-read", "clipboard-write"])
-    page.goto(live_server + "/search?q=CWPT+sickness+absence")
+    page.goto(live_server + "/search?q=SWFT+vacancy+rate")
     page.get_by_role("button", name="Copy citation").first.click()
     button = page.locator("button.copy").first  # its name changes once clicked
     copied = page.evaluate("navigator.clipboard.readText()")

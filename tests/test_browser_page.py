@@ -20,7 +20,7 @@ HERTS_DOC, COVENTRY = "004_a45d7b1da6d1bef7", "Coventry and Warwickshire"
 # One page of each kind, for the accessibility check and the screenshots.
 PAGES = {"home": "/", "results": "/search?q=what+is+the+stroke+model%3F",
          "no-answer": "/search?q=recipe+for+chocolate+cake",
-         "acronym": "/search?q=what+does+LWAB+stand+for",
+         "acronym": "/search?q=what+does+DTB+stand+for",
          "missing-term": "/search?q=stroke+services+in+Solihull",
          "rephrased": "/search?q=bed+blocking",
          "filtered": f"/search?q=GP+workforce&area={COVENTRY.replace(' ', '+')}&mode=bm25",
@@ -180,7 +180,7 @@ def test_copy_citation_quotes_with_the_public_link_and_a_uk_date(sized, public_s
 
 
 def test_without_a_public_address_the_citation_link_is_relative(page, live_server):
-    page.goto(live_server + "/search?q=CWPT+sickness+absence")
+    page.goto(live_server + "/search?q=SWFT+vacancy+rate")
     cite = page.locator("section.answer details.citation p").text_content()
     assert " /doc/" in cite and "http" not in cite.split(" — ")[1]
 

@@ -28,7 +28,7 @@ from qa.store.segment import _term_counts
 # The three smallest papers: enough for collection-wide statistics to matter, quick to embed.
 SMALL = ("001_5315744c9454198c.txt", "000_39354a0ede1fe7a3.txt")
 THIRD = "004_a45d7b1da6d1bef7.txt"
-QUESTIONS = ("what is the stroke model?", "CWPT sickness absence", "what does LWAB stand for",
+QUESTIONS = ("what is the stroke model?", "SWFT vacancy rate", "what does DTB stand for",
              "workforce plans for primary care", "how will the STP save money?")
 
 

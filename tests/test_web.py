@@ -84,7 +84,7 @@ def test_api_documents_and_exact_spans(client, spec):
     listing = client.get("/api/documents").get_json()
     validate(spec, "/api/documents", 200, listing)
     assert len(listing["documents"]) == 5
-    results = client.get("/api/search", query_string={"q": "CWPT sickness absence"}).get_json()
+    results = client.get("/api/search", query_string={"q": "SWFT vacancy rate"}).get_json()
     texts = {}
     for r in results["results"]:
         if r["doc_id"] not in texts:
@@ -329,10 +329,10 @@ def test_static_assets_are_local(client):
 def test_concurrent_clients_get_the_same_answers(live_server):
     """8 clients at once over HTTP get exactly what one client gets (25 requests each here;
     eval/load.py sends the full 200 each)."""
-    questions = ["what is the stroke model?", "CWPT sickness absence", "herts procurement plans",
-                 "what does LWAB stand for", "BCF pooled budget 2017-19",
-                 "how many GPs are we short of?", "nursing associates plans",
-                 "when will shared care records be in place?"]
+    questions = ["what is the stroke model?", "SWFT vacancy rate", "herts cancer plans",
+                 "what does LEF stand for", "STP total allocations 2018/19",
+                 "how many people live in rural Warwickshire?", "social prescribing plans",
+                 "when will urgent treatment centres open?"]
 
     def ask(q: str) -> list:
         url = f"{live_server}/api/search?{urllib.parse.urlencode({'q': q})}"
