@@ -110,7 +110,7 @@ class Glossary:
 
     def asked_about(self, words: list[str]) -> str | None:
         """The acronym a question asks to have spelt out: its only word that is not a
-        question's frame ("what does LWAB stand for", "iSPA meaning"); None otherwise."""
+        question's frame ("what does DTB stand for", "iSPA meaning"); None otherwise."""
         return self._by_lower.get(words[0].lower()) if len(words) == 1 else None
 
     def defines(self, text: str, acronym: str) -> bool:
