@@ -324,6 +324,56 @@ def test_client_errors_leave_no_traceback(settings, cli_env, tmp_path):
     assert len([ln for ln in log.splitlines() if " /" in ln]) >= 8
 
 
+def test_worker_processes_end_with_a_server_killed_outright(cli_env, tmp_path):
+    """`qa serve` with QA_WORKERS=2, then kill -9 of the process that forked them (an
+    operator's or the OOM killer's): no worker may go on answering on the port."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "qa.cli", "serve", "--no-build", "--port",
+                             str(port)], cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL,
+                            env={**os.environ, "HF_HUB_OFFLINE": "1", "QA_WORKERS": "2",
+                                 **cli_env})
+    workers: list[int] = []
+    try:
+        for _ in range(600):
+            try:
+                if get(port, "/healthz")[0] == 200:
+                    break
+            except OSError:
+                time.sleep(0.2)
+        children_file = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
+        workers[:] = [int(p) for p in children_file.read_text().split()]
+        assert len(workers) == 2
+        proc.kill()
+        proc.wait(timeout=30)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and any(Path(f"/proc/{w}").exists() and
+                                                  "zombie" not in _state(w) for w in workers):
+            time.sleep(0.1)
+        assert not any(Path(f"/proc/{w}").exists() and "zombie" not in _state(w)
+                       for w in workers), "a worker outlived the server"
+        with pytest.raises(OSError):
+            get(port, "/healthz")
+    finally:  # nothing left serving, whatever failed
+        if proc.poll() is None:
+            proc.kill()
+        for pid in workers:
+            try:
+                if b"qa.cli" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                    os.kill(pid, 9)
+            except OSError:
+                pass
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/status").read_text().split("State:")[1].split("\n")[0]
+    except (OSError, IndexError):
+        return "zombie"  # gone meanwhile
+
+
 def test_health_hashes_the_corpus_only_when_it_changes(index, settings, tmp_path):
     corpus = tmp_path / "corpus"
     shutil.copytree(settings.corpus_dir, corpus)

@@ -337,6 +337,21 @@ class Server:
         self.inner.task_dispatcher.shutdown()
 
 
+def _end_with(parent: int) -> None:
+    """Have this forked worker told to stop (SIGTERM) when the process that forked it ends,
+    however it ends: killed outright, the parent cannot pass anything on, and orphaned
+    workers would go on answering on its port. Linux's PR_SET_PDEATHSIG; elsewhere only a
+    parent that is asked to stop stops them."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1: PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # it ended before the request was made
+        os._exit(0)
+
+
 def allowed_hosts(settings, host: str) -> tuple[str, ...]:
     extra = () if host in ("", "0.0.0.0", "::") else (host_name(host),)
     return tuple(settings.allowed_hosts) + extra
@@ -379,11 +394,12 @@ def serve(source, host: str, port: int, settings) -> None:
     listener = socket.create_server((host, port), backlog=1024)
     print(f"planqa: serving on http://{host}:{listener.getsockname()[1]}/ "
           f"with {settings.workers} processes", flush=True)
-    children = []
+    children, parent = [], os.getpid()
     for _ in range(settings.workers):
         pid = os.fork()
         if pid == 0:
             signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+            _end_with(parent)
             make_server(source, settings, host, port, sockets=[listener],
                         in_flight=in_flight).run()
             os._exit(0)
