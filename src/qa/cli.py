@@ -67,18 +67,19 @@ def open_searcher(settings: Settings, rebuild_if_needed: bool = False, encoder=N
         index = Index.load(settings.index_dir)
     stale = index.stale_files(settings.corpus_dir)
     otherwise = index.built_otherwise(settings)
+    mismatch = (f"the index was built with another {' and '.join(otherwise)} "
+                f"({index.manifest.get(otherwise[0])}) than is set now" if otherwise else "")
     if (stale or otherwise) and rebuild_if_needed:
         _say(f"the corpus changed since the index was built ({', '.join(stale[:5])}): updating"
-             if stale else f"the index was built with another {' and '.join(otherwise)} "
-             f"than is set now: rebuilding it")
+             if stale else f"{mismatch}: rebuilding it")
         build_index(settings, encoder=encoder)
         index = Index.load(settings.index_dir)
-    elif stale:
+        return Searcher(index, settings, encoder)
+    if stale:
         _say(f"warning: the index is stale, the corpus changed since it was built "
              f"({', '.join(stale[:5])}{' …' if len(stale) > 5 else ''}); run 'qa build'")
-    if otherwise and not rebuild_if_needed:
-        _say(f"warning: the index was built with another {' and '.join(otherwise)} "
-             f"({index.manifest.get(otherwise[0])}) than is set now; run 'qa build'")
+    if otherwise:
+        _say(f"warning: {mismatch}; run 'qa build'")
     return Searcher(index, settings, encoder)
 
 

@@ -17,11 +17,11 @@ from .bm25 import words
 from .chunk import SECTION_SEP, pages_of
 from .cite import uk_date
 from .config import MAX_QUERY_CHARS, whole
-from .dates import month_number
+from .dates import MONTH_PATTERN, month_number
 from .store import Index
 from .sentences import split_sentences
 
-_MONTH = r"(jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sept?(?:ember)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)"
+_MONTH = rf"({MONTH_PATTERN})"  # every use compiles with re.I
 # What a spreadsheet user reads, in the order they read it; offsets and ids stay in the JSON.
 CSV_COLUMNS = ("commitment", "due", "figures", "owner", "topic", "document", "publisher",
                "document date", "section", "page", "link")
