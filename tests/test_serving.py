@@ -2,6 +2,7 @@
 own errors in the app's face, held sockets, settings errors, request logs, cached health."""
 from __future__ import annotations
 
+import http.client
 import json
 import logging
 import os
@@ -328,6 +329,48 @@ def test_client_errors_leave_no_traceback(settings, cli_env, tmp_path):
     log = err.read()
     assert "Traceback" not in log
     assert len([ln for ln in log.splitlines() if " /" in ln]) >= 8
+
+
+def test_worker_processes_share_keep_alive_clients(cli_env):
+    """`qa serve` with QA_WORKERS=2 and eight keep-alive clients connecting together: each
+    worker holds four. Left to whichever worker woke first, one often took most of them and
+    served them one at a time while the other stood idle."""
+    proc, port = serve_process({"QA_WORKERS": "2", **cli_env}, subprocess.DEVNULL)
+    clients = [http.client.HTTPConnection("127.0.0.1", port, timeout=30) for _ in range(8)]
+    try:
+        for c in clients:
+            c.connect()
+        for c in clients:
+            c.request("GET", "/api/search?q=stroke")
+            answer = c.getresponse()
+            assert answer.status == 200 and not answer.will_close
+            answer.read()
+        workers = [int(p) for p in
+                   Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()]
+        assert sorted(_connections(w, port) for w in workers) == [4, 4]
+    finally:
+        for c in clients:
+            c.close()
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def _connections(pid: int, port: int) -> int:
+    """The established connections to `port` whose server end process `pid` holds."""
+    held = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            held.add(target[8:-1])
+    count = 0
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        f = line.split()
+        if int(f[1].split(":")[1], 16) == port and f[3] == "01" and f[9] in held:
+            count += 1
+    return count
 
 
 def test_worker_processes_end_with_a_server_killed_outright(cli_env):

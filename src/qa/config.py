@@ -46,6 +46,19 @@ def default_cache_dir(env=None) -> Path | None:
         return None
 
 
+MAX_DEFAULT_WORKERS = 8
+
+
+def default_workers() -> int:
+    """One serving process a core this process may run on: each runs its requests' Python
+    on its own lock (eval/README.md, "Serving", round 5 measures 2 against 1 on 2 cores)."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # no affinity call off Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, MAX_DEFAULT_WORKERS)) if hasattr(os, "fork") else 1
+
+
 # --- parsers: text in, value out, ValueError with the reason -------------------------------
 
 def text(value: str) -> str:
@@ -166,17 +179,20 @@ OPTIONS: tuple[Option, ...] = (
     Option("threads", "QA_THREADS", 16,
            "worker threads: requests served (or, if heavy, waiting their turn) side by side",
            whole(5, 256)),
-    Option("workers", "QA_WORKERS", 1,
-           "processes serving (each with QA_THREADS threads); more than 1 forks after the "
-           "index is loaded, so they share its memory", whole(1, 16)),
+    Option("workers", "QA_WORKERS", lambda env: default_workers(),
+           "processes serving (each with QA_THREADS threads; default: one a core, at most "
+           f"{MAX_DEFAULT_WORKERS}); more than 1 forks after the index is loaded, so they "
+           "share its memory", whole(1, 16)),
     Option("read_timeout", "QA_READ_TIMEOUT", 5.0,
            "seconds a connection has to send a whole request (headers and body); an idle "
            "keep-alive connection is closed after as long", number(0.5, 300)),
     Option("max_connections", "QA_MAX_CONNECTIONS", 500,
-           "open connections in all; beyond it new ones wait in the listen queue",
+           "open connections in all, in each server process; beyond it new ones wait in "
+           "the listen queue",
            whole(10, 5000)),
     Option("max_per_client", "QA_MAX_PER_CLIENT", 32,
-           "open connections from one client address; more are answered 503 and closed",
+           "open connections from one client address, in each server process; more are "
+           "answered 503 and closed",
            whole(1, 5000)),
     Option("heavy_slots", "QA_HEAVY_SLOTS", 1,
            "long questions or large k searched at once; the others wait their turn, so "

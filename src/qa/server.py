@@ -80,14 +80,14 @@ class Guard:
     at once (so short questions keep a core), and no exception reaching the server; and one
     log line for each request."""
 
-    def __init__(self, app, allowed_hosts, heavy_slots: int, heavy_waiting: int,
+    def __init__(self, app, allowed_hosts, heavy, heavy_waiting: int,
                  log_line, in_flight=nullcontext):
         self.app = app  # the Flask app: also what draws the error pages
         # Held for each request being served: the encoder gives a question more threads
         # when it is the only one (embed.ByLoad).
         self.in_flight = in_flight
         self.allowed = frozenset(allowed_hosts)
-        self.heavy = threading.BoundedSemaphore(heavy_slots)
+        self.heavy = heavy  # a semaphore: the heavy searches that may run at once
         self.heavy_waiting = heavy_waiting
         self._waiting = 0
         self._lock = threading.Lock()
@@ -186,25 +186,66 @@ class Parser(HTTPRequestParser):
         return m.group(1).decode("ascii"), m.group(2).decode("latin-1")
 
 
+class Workers:
+    """What forked worker processes share, in memory made before the fork: their open
+    connections, so that the least busy one takes the next, and the heavy lane, so that long
+    searches hold one core of the machine, not one of each process.
+
+    Workers accepting from one listening socket leave a connection to whichever wakes first:
+    four keep-alive clients often all went to one worker (its loop accepts several in a row),
+    which then served them one at a time on its GIL while the others stood idle
+    (eval/README.md, "Serving")."""
+
+    # How long a busier worker leaves a new connection to a less busy one at most: that one
+    # may be slow to wake on a loaded machine, or be busy itself; then the connection is not
+    # kept waiting any longer.
+    DEFER_SECONDS = 0.01
+
+    def __init__(self, count: int, heavy_slots: int):
+        import multiprocessing
+
+        self.open = multiprocessing.RawArray("i", count)
+        self.heavy = multiprocessing.get_context("fork").BoundedSemaphore(heavy_slots)
+        self.slot = 0
+
+    def opened(self) -> None:
+        self.open[self.slot] += 1  # only this process writes its slot (under Limits._lock)
+
+    def closed(self) -> None:
+        self.open[self.slot] -= 1
+
+    def defer(self) -> None:
+        """Before taking a new connection: wait while another worker has fewer open, until
+        one has taken it (the counts even out) or DEFER_SECONDS have passed."""
+        deadline = time.monotonic() + self.DEFER_SECONDS
+        while self.open[self.slot] > min(self.open) and time.monotonic() < deadline:
+            time.sleep(0.0005)
+
+
 class Limits:
     """What the server's channels share: connections per client address, the request
-    deadline, the app that draws error pages and the request log."""
+    deadline, the app that draws error pages and the request log; with several worker
+    processes, what they share."""
 
-    def __init__(self, settings, flask_app, log_line):
+    def __init__(self, settings, flask_app, log_line, workers: Workers | None = None):
         self.cap, self.read_timeout = settings.max_per_client, settings.read_timeout
-        self.flask_app, self.log_line = flask_app, log_line
+        self.flask_app, self.log_line, self.workers = flask_app, log_line, workers
         self.per_client: dict[str, int] = {}
         self._lock = threading.Lock()
 
     def admit(self, client: str) -> bool:
         """Count a new connection; True when it is over its client's cap."""
         with self._lock:
+            if self.workers:
+                self.workers.opened()
             n = self.per_client.get(client, 0) + 1
             self.per_client[client] = n
             return n > self.cap
 
     def release(self, client: str) -> None:
         with self._lock:
+            if self.workers:
+                self.workers.closed()
             n = self.per_client.get(client, 1) - 1
             if n:
                 self.per_client[client] = n
@@ -303,7 +344,8 @@ class _Dispatcher(ThreadedTaskDispatcher):
 class Server:
     """waitress's TCP server with a cap per client address and a deadline for each request."""
 
-    def __init__(self, guard: Guard, host: str, port: int, settings, sockets=None):
+    def __init__(self, guard: Guard, host: str, port: int, settings, sockets=None,
+                 workers: Workers | None = None):
         where = {"sockets": sockets} if sockets else {"host": host, "port": port}
         dispatcher = _Dispatcher()
         dispatcher.set_thread_count(settings.threads)
@@ -315,8 +357,18 @@ class Server:
             max_request_header_size=MAX_REQUEST_HEADERS, expose_tracebacks=False)
         # waitress builds its server itself: the channel class and the hooks go on the instance.
         inner.channel_class = Channel
-        inner.limits = limits = Limits(settings, guard.app, guard.log_line)
+        inner.limits = limits = Limits(settings, guard.app, guard.log_line, workers)
         idle_check = inner.maintenance
+        if workers:
+            accept = inner.handle_accept
+
+            def handle_accept():
+                # The listening socket does not block: a connection a less busy worker took
+                # meanwhile is simply not there to accept.
+                workers.defer()
+                accept()
+
+            inner.handle_accept = handle_accept
 
         def maintenance(now):
             idle_check(now)
@@ -335,6 +387,22 @@ class Server:
     def close(self) -> None:
         self.inner.close()
         self.inner.task_dispatcher.shutdown()
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A listening socket for the workers to share. socket.create_server would do, but its
+    errors carry "(while attempting to bind ...)" into the one line `qa serve` prints."""
+    family, kind, proto, _, address = socket.getaddrinfo(
+        host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(1024)
+    except OSError:
+        sock.close()
+        raise
+    return sock
 
 
 def _end_with(parent: int) -> None:
@@ -358,17 +426,19 @@ def allowed_hosts(settings, host: str) -> tuple[str, ...]:
 
 
 def make_server(source, settings, host: str | None = None, port: int | None = None,
-                sockets=None, in_flight=nullcontext) -> Server:
+                sockets=None, in_flight=nullcontext, workers: Workers | None = None) -> Server:
     """The server over `source` (a Searcher, or anything with current()), bound (or on the
     listening `sockets` given) but not yet running; port 0 picks a free one (tests, eval).
-    in_flight: a context held while each request is served (the encoder's request count)."""
+    in_flight: a context held while each request is served (the encoder's request count);
+    workers: what it shares with the other worker processes on the same sockets."""
     host = settings.host if host is None else host
     port = settings.port if port is None else port
     app = create_app(source)
-    guard = Guard(app, allowed_hosts(settings, host), settings.heavy_slots,
+    heavy = workers.heavy if workers else threading.BoundedSemaphore(settings.heavy_slots)
+    guard = Guard(app, allowed_hosts(settings, host), heavy,
                   heavy_waiting=max(1, settings.threads - LIGHT_THREADS),
                   log_line=log_writer(settings.log_format), in_flight=in_flight)
-    return Server(guard, host, port, settings, sockets)
+    return Server(guard, host, port, settings, sockets, workers)
 
 
 def serve(source, host: str, port: int, settings) -> None:
@@ -391,17 +461,19 @@ def serve(source, host: str, port: int, settings) -> None:
         print(f"planqa: serving on http://{host}:{server.port}/", flush=True)
         server.run()
         return
-    listener = socket.create_server((host, port), backlog=1024)
+    listener = _listen(host, port)
     print(f"planqa: serving on http://{host}:{listener.getsockname()[1]}/ "
           f"with {settings.workers} processes", flush=True)
     children, parent = [], os.getpid()
-    for _ in range(settings.workers):
+    workers = Workers(settings.workers, settings.heavy_slots)
+    for slot in range(settings.workers):
         pid = os.fork()
         if pid == 0:
             signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
             _end_with(parent)
+            workers.slot = slot
             make_server(source, settings, host, port, sockets=[listener],
-                        in_flight=in_flight).run()
+                        in_flight=in_flight, workers=workers).run()
             os._exit(0)
         children.append(pid)
     try:
