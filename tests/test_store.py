@@ -315,6 +315,22 @@ def test_live_source_keeps_serving_when_the_new_index_is_broken(small, tmp_path)
     assert logged and "keeping index" in logged[0]
 
 
+def test_live_source_keeps_an_index_encoded_otherwise_out(small, tmp_path):
+    """A build run with another encoder than the server's (QA_ENCODER=onnx beside a server
+    encoding questions in int8) is not switched to; the next build with the server's is."""
+    s = replace(small, index_dir=tmp_path / "index")
+    shutil.copytree(small.index_dir, s.index_dir)
+    logged = []
+    live = Live(s, every=60, log=logged.append)
+    served = live.current()
+    build(replace(s, encoder="onnx"), full=True)
+    assert live.check() is False and live.current() is served
+    assert "keeping index" in logged[-1] and "encoded by onnx," in logged[-1]
+    build(s, full=True)
+    assert live.check() is True and live.current() is not served
+    live.stop()
+
+
 def test_a_skipped_file_does_not_leave_the_index_stale(small, tmp_path):
     s = replace(small, corpus_dir=tmp_path / "corpus", index_dir=tmp_path / "index")
     shutil.copytree(small.corpus_dir, s.corpus_dir)

@@ -22,6 +22,7 @@ from ..config import Settings
 from .disk import POINTER, current_name
 from .errors import IndexError_
 from .index import Index
+from .segment import fingerprint
 
 
 def pointer_stamp(index_dir: Path) -> tuple | None:
@@ -99,10 +100,18 @@ class Live:
                     current_name(self.settings.index_dir) == served.index.path.name:
                 return False
             index = Index.load(self.settings.index_dir)
+            new = Searcher(index, self.settings, encoder=served.encoder, synonyms=served.synonyms)
         except IndexError_ as e:
             self._log(f"planqa: keeping index {_name(served)}: the new one cannot be loaded ({e})")
             return False
-        new = Searcher(index, self.settings, encoder=served.encoder, synonyms=served.synonyms)
+        if "encoder" in index.built_otherwise(self.settings):
+            # Its passages' vectors and this server's question vectors would come from two
+            # encoders (a build run with another QA_ENCODER): they match each other less well.
+            self._log(f"planqa: keeping index {_name(served)}: the new one, {index.path.name}, "
+                      f"was encoded by {index.manifest.get('encoder')}, this server encodes "
+                      f"questions by {fingerprint(self.settings)['encoder']}; restart the "
+                      f"server with that encoder (QA_ENCODER) or build again with this one")
+            return False
         self._searcher = new  # one reference swapped: the next request gets the new index
         self.switched_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         self.switches += 1
