@@ -30,6 +30,18 @@ def test_equivalent_terms_each_gain_the_others():
     assert expanded(syn, "Alpha Beta") == {"Alpha Beta": ("gamma", "delta")}
 
 
+def test_irregular_plurals_match_their_singulars():
+    """A rule written in the singular matches a question in the plural, and BM25 counts both
+    forms as one term, for the plurals a stemmer leaves apart."""
+    from qa.bm25 import words
+
+    syn = Synonyms.parse("child obesity => overweight children\nmedical diagnosis => assessment")
+    assert [e.source for e in syn.expand("rising children obesity")] == ["children obesity"]
+    assert [e.source for e in syn.expand("waits for medical diagnoses")] == ["medical diagnoses"]
+    assert words("women's lives, children, diagnoses") == words("a woman's life, child, diagnosis")
+    assert words("diagnosis") == words("diagnosed")
+
+
 def test_one_way_rule_expands_only_its_left_side():
     syn = Synonyms.parse("lay word, lay term => trade word, trade term\n")
     assert expanded(syn, "a lay term here") == {"lay term": ("trade word", "trade term")}

@@ -51,9 +51,24 @@ def content_words(text: str) -> list[str]:
             if w not in STOPWORDS and w not in QUESTION_WORDS and w not in DEFINITION_WORDS]
 
 
+# English plurals a stemmer leaves apart from their singulars ("children" and "child",
+# "lives" and "life"), and Greek nouns whose singular stems apart from both its plural and
+# its verb ("diagnosis"; "diagnoses", "diagnosed"): each folded to one form before stemming.
+FOLD = {**dict(pair.split(":") for pair in """children:child women:woman men:man lives:life
+wives:wife knives:knife teeth:tooth feet:foot halves:half selves:self criteria:criterion
+phenomena:phenomenon mice:mouse geese:goose""".split()),
+        **{f"{stem}sis": f"{stem}ses" for stem in """diagno progno analy cri hypothe synthe
+        paraly dialy""".split()}}
+
+
+def fold(word: str) -> str:
+    return FOLD.get(word, word)
+
+
 def words(text: str) -> list[str]:
-    """Lower-cased, stop words out, Snowball-stemmed."""
-    return _stemmer().stemWords([w for w in _TOKEN.findall(text.lower()) if w not in STOPWORDS])
+    """Lower-cased, stop words out, irregular forms folded (FOLD), Snowball-stemmed."""
+    return _stemmer().stemWords([fold(w) for w in _TOKEN.findall(text.lower())
+                                 if w not in STOPWORDS])
 
 
 def _terms(ws: list[str]) -> list[str]:

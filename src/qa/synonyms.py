@@ -21,7 +21,7 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
-from .bm25 import STOPWORDS, _stemmer
+from .bm25 import STOPWORDS, _stemmer, fold
 
 SHIPPED = "data/synonyms.txt"
 
@@ -47,7 +47,7 @@ class Expansion:
 
 @lru_cache(maxsize=1 << 16)  # the vocabulary repeats its words; questions repeat theirs
 def _norm(word: str) -> str:
-    stem = _stemmer().stemWord(word)
+    stem = _stemmer().stemWord(fold(word))
     # Snowball keeps the s of a plural acronym ("GPs", "CCGs", "A&Es": no vowel before it).
     if stem.endswith("s") and len(stem) > 2 and ("&" in stem or not _VOWELS & set(stem[:-1])):
         stem = stem[:-1]
