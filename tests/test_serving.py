@@ -355,6 +355,31 @@ def test_worker_processes_share_keep_alive_clients(cli_env):
         proc.wait(timeout=30)
 
 
+def test_a_worker_killed_stops_the_server_with_a_failure(cli_env, tmp_path):
+    """QA_WORKERS=2 and one worker killed (the OOM killer): the server stops the other and
+    exits 1 with one line saying which ended how, for a supervisor to restart it, rather
+    than serving on with a share of its connections and heavy-lane slot lost."""
+    err = open(tmp_path / "err", "w+")
+    proc, port = serve_process({"QA_WORKERS": "2", **cli_env}, err)
+    workers = [int(p) for p in
+               Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()]
+    try:
+        os.kill(workers[1], 9)
+        assert proc.wait(timeout=30) == 1
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and Path(f"/proc/{workers[0]}").exists() and \
+                "zombie" not in _state(workers[0]):
+            time.sleep(0.1)
+        assert not Path(f"/proc/{workers[0]}").exists() or "zombie" in _state(workers[0])
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    err.seek(0)
+    log = err.read()
+    assert f"qa: error: server process {workers[1]} ended on signal SIGKILL" in log
+    assert "Traceback" not in log
+
+
 def _connections(pid: int, port: int) -> int:
     """The established connections to `port` whose server end process `pid` holds."""
     held = set()

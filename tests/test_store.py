@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import CORPUS, ROOT
+from conftest import CORPUS, ROOT, qa_cli
 from qa.search import Searcher
 from qa.store import BadInput, BuildBusy, Index, IndexCorrupt, Live, add, build, remove, verify
 from qa.store import disk
@@ -329,6 +329,33 @@ def test_live_source_keeps_an_index_encoded_otherwise_out(small, tmp_path):
     build(s, full=True)
     assert live.check() is True and live.current() is not served
     live.stop()
+
+
+def test_a_pipe_in_the_corpus_is_skipped_not_waited_on(small, tmp_path):
+    """A named pipe among the papers: a build, the staleness check (start-up, /healthz) and
+    `qa serve`'s start all pass it by; opening it would wait for a writer for ever."""
+    s = replace(small, corpus_dir=tmp_path / "corpus", index_dir=tmp_path / "index")
+    shutil.copytree(small.corpus_dir, s.corpus_dir)
+    shutil.copytree(small.index_dir, s.index_dir)
+    os.mkfifo(s.corpus_dir / "pipe.txt")
+    r = qa_cli("build", env_extra={"QA_CORPUS": str(s.corpus_dir), "QA_INDEX": str(s.index_dir)},
+               timeout=60)
+    assert r.returncode == 0 and "pipe.txt: not a regular file" in r.stdout + r.stderr
+    assert Index.load(s.index_dir).stale_files(s.corpus_dir) == []
+
+
+def test_an_index_file_that_cannot_be_read_is_a_one_line_error(small, tmp_path):
+    s = replace(small, index_dir=tmp_path / "index")
+    shutil.copytree(small.index_dir, s.index_dir)
+    seg = next((s.index_dir / "segments").iterdir())
+    seg.unlink()
+    seg.mkdir()  # read_bytes now fails with IsADirectoryError, not FileNotFoundError
+    r = qa_cli("search", "stroke", env_extra={"QA_CORPUS": str(s.corpus_dir),
+                                              "QA_INDEX": str(s.index_dir)})
+    assert r.returncode != 0 and "Traceback" not in r.stderr
+    assert r.stderr.strip().splitlines() == [
+        f"qa: error: cannot read index file {seg} (Is a directory); run 'qa build --full' to "
+        "rebuild the index"]
 
 
 def test_a_skipped_file_does_not_leave_the_index_stale(small, tmp_path):

@@ -187,7 +187,7 @@ def cmd_eval(args, settings: Settings) -> int:
 
 def cmd_serve(args, settings: Settings) -> int:
     from .embed import serving_encoder
-    from .server import serve
+    from .server import ServeError, serve
     from .store import Live
 
     # Requests run side by side: one onnx thread each while others run, two for a question
@@ -200,10 +200,8 @@ def cmd_serve(args, settings: Settings) -> int:
     host, port = args.host or settings.host, args.port or settings.port
     try:
         serve(live, host, port, settings)
-    except (OSError, ValueError) as e:  # the address: taken, not this machine's, no host name
-        # (waitress raises ValueError for a host it cannot resolve)
-        print(f"qa: error: cannot listen on {host}:{port}: {getattr(e, 'strerror', None) or e}",
-              file=sys.stderr)
+    except ServeError as e:
+        print(f"qa: error: {e}", file=sys.stderr)
         return 1
     return 0
 

@@ -46,19 +46,6 @@ def default_cache_dir(env=None) -> Path | None:
         return None
 
 
-MAX_DEFAULT_WORKERS = 8
-
-
-def default_workers() -> int:
-    """One serving process a core this process may run on: each runs its requests' Python
-    on its own lock (eval/README.md, "Serving", round 5 measures 2 against 1 on 2 cores)."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # no affinity call off Linux
-        cores = os.cpu_count() or 1
-    return max(1, min(cores, MAX_DEFAULT_WORKERS)) if hasattr(os, "fork") else 1
-
-
 # --- parsers: text in, value out, ValueError with the reason -------------------------------
 
 def text(value: str) -> str:
@@ -179,10 +166,10 @@ OPTIONS: tuple[Option, ...] = (
     Option("threads", "QA_THREADS", 16,
            "worker threads: requests served (or, if heavy, waiting their turn) side by side",
            whole(5, 256)),
-    Option("workers", "QA_WORKERS", lambda env: default_workers(),
-           "processes serving (each with QA_THREADS threads; default: one a core, at most "
-           f"{MAX_DEFAULT_WORKERS}); more than 1 forks after the index is loaded, so they "
-           "share its memory", whole(1, 16)),
+    Option("workers", "QA_WORKERS", 1,
+           "processes serving (each with QA_THREADS threads); more than 1 forks after the "
+           "index is loaded, so they share its memory until a new build is switched to",
+           whole(1, 16)),
     Option("read_timeout", "QA_READ_TIMEOUT", 5.0,
            "seconds a connection has to send a whole request (headers and body); an idle "
            "keep-alive connection is closed after as long", number(0.5, 300)),

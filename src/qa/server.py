@@ -457,31 +457,80 @@ def serve(source, host: str, port: int, settings) -> None:
     searcher.search("warm up", k=1)  # load the model before the first visitor, not during
     in_flight = getattr(searcher.encoder, "request", nullcontext)
     if settings.workers == 1:
-        server = make_server(source, settings, host, port, in_flight=in_flight)
+        server = _bound(host, port, lambda: make_server(source, settings, host, port,
+                                                        in_flight=in_flight))
         print(f"planqa: serving on http://{host}:{server.port}/", flush=True)
         server.run()
         return
-    listener = _listen(host, port)
-    print(f"planqa: serving on http://{host}:{listener.getsockname()[1]}/ "
-          f"with {settings.workers} processes", flush=True)
-    children, parent = [], os.getpid()
-    workers = Workers(settings.workers, settings.heavy_slots)
-    for slot in range(settings.workers):
-        pid = os.fork()
-        if pid == 0:
-            signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
-            _end_with(parent)
-            workers.slot = slot
-            make_server(source, settings, host, port, sockets=[listener],
-                        in_flight=in_flight, workers=workers).run()
-            os._exit(0)
-        children.append(pid)
+    if not hasattr(os, "fork"):
+        raise ServeError("QA_WORKERS above 1 needs a system that forks processes (Linux); "
+                         "set QA_WORKERS=1")
+    listener = _bound(host, port, lambda: _listen(host, port))
     try:
+        workers = Workers(settings.workers, settings.heavy_slots)
+    except OSError as e:  # no shared memory (a container without /dev/shm)
+        raise ServeError(f"cannot share memory between server processes ({e}); "
+                         f"set QA_WORKERS=1") from None
+    children, parent = [], os.getpid()
+    try:
+        for slot in range(settings.workers):
+            try:
+                pid = os.fork()
+            except OSError as e:
+                raise ServeError(f"cannot start server process {slot + 1} of "
+                                 f"{settings.workers}: {e.strerror}") from None
+            if pid == 0:
+                _work(parent, lambda: make_server(source, settings, host, port,
+                                                  sockets=[listener], in_flight=in_flight,
+                                                  workers=workers), workers, slot)
+            children.append(pid)
+        print(f"planqa: serving on http://{host}:{listener.getsockname()[1]}/ "
+              f"with {settings.workers} processes", flush=True)
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-        os.waitpid(children[0], 0)
+        # Any worker's end is the server's: one killed (the OOM killer) or failed would leave
+        # its share of the connections, and any heavy-lane slot it held, lost, so the rest stop
+        # too and a supervisor sees a failure to restart.
+        pid, status = os.wait()
+        if os.waitstatus_to_exitcode(status) != 0:
+            raise ServeError(f"server process {pid} ended "
+                             f"{_how(os.waitstatus_to_exitcode(status))}: stopping the others")
     finally:
         for pid in children:
             try:
                 os.kill(pid, signal.SIGTERM)
             except ProcessLookupError:
                 pass
+
+
+class ServeError(Exception):
+    """The server cannot start or cannot go on: a one-line reason for the operator."""
+
+
+def _bound(host: str, port: int, bind):
+    """bind(), its address errors as ServeError: the port taken, an address not this
+    machine's, a host name that does not resolve (waitress raises ValueError for that)."""
+    try:
+        return bind()
+    except (OSError, ValueError) as e:
+        raise ServeError(f"cannot listen on {host}:{port}: "
+                         f"{getattr(e, 'strerror', None) or e}") from None
+
+
+def _work(parent: int, make, workers: Workers, slot: int) -> None:
+    """A forked worker's life: serve until told to stop, then exit 0; exit 1 on a failure,
+    which stops the server (see serve). Never returns into the caller's stack."""
+    code = 1
+    try:
+        signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+        _end_with(parent)
+        workers.slot = slot
+        make().run()  # Ctrl-C: waitress stops its threads and returns
+        code = 0
+    except BaseException:
+        logging.getLogger("qa.server").exception("a server process failed")
+    finally:
+        os._exit(code)
+
+
+def _how(code: int) -> str:
+    return f"on signal {signal.Signals(-code).name}" if code < 0 else f"with status {code}"

@@ -101,6 +101,9 @@ def corpus_hashes(corpus_dir: Path) -> dict[str, str]:
             # Refused, never read: where it points is what can change.
             out[name] = "link:" + os.readlink(path)
             continue
+        if not path.is_file():  # a pipe or a device: opening it could wait for ever
+            out[name] = "not a regular file"
+            continue
         try:
             h = hashlib.sha256()
             with open(path, "rb") as f:

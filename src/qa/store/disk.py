@@ -105,6 +105,10 @@ def save(index_dir: Path, manifest: dict) -> Path:
     tmp = index_dir / f".tmp-{name}"
     tmp.mkdir(parents=True)
     try:
+        if (index_dir / SEGMENTS).is_dir():
+            # The new segments' names are on disk before CURRENT can name them: after a power
+            # cut, a build folder never points at segments whose entries were lost.
+            _fsync_dir(index_dir / SEGMENTS)
         _write_atomic(tmp / MANIFEST, json.dumps(_sealed(manifest), ensure_ascii=False,
                                                  indent=1).encode())
         _fsync_dir(tmp)
@@ -159,7 +163,7 @@ def read_manifest(build: Path) -> dict:
 def read_segment(index_dir: Path, entry: dict) -> Segment:
     """A segment of the manifest, refused by name unless its bytes match the checksum."""
     path = index_dir / entry["file"]
-    data = path.read_bytes()
+    data = _read(path)
     if hashlib.sha256(data).hexdigest() != entry["sha256"]:
         raise IndexCorrupt(_rebuild(f"index file {path} does not match its checksum"))
     try:
@@ -169,11 +173,29 @@ def read_segment(index_dir: Path, entry: dict) -> Segment:
             from None
 
 
+def _read(path: Path) -> bytes:
+    """A file of the index; FileNotFoundError as it is (a build collected meanwhile: see
+    load), any other failure to read (a folder in its place, no permission, an I/O error)
+    the one-line IndexCorrupt."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise
+    except OSError as e:
+        raise IndexCorrupt(_rebuild(f"cannot read index file {path} ({e.strerror})")) from None
+
+
 class _Held:
     """A shared lock on a build's manifest while it is read: garbage collection skips it."""
 
     def __init__(self, build: Path):
-        self.f = open(build / MANIFEST, "rb")
+        try:
+            self.f = open(build / MANIFEST, "rb")
+        except FileNotFoundError:
+            raise
+        except OSError as e:
+            raise IndexCorrupt(_rebuild(f"cannot read index file {build / MANIFEST} "
+                                        f"({e.strerror})")) from None
         fcntl.flock(self.f, fcntl.LOCK_SH)
 
     def __enter__(self):
@@ -216,7 +238,7 @@ def verify(index_dir: Path) -> list[Path]:
         manifest = read_manifest(build)
         for entry in manifest["segments"]:
             path = index_dir / entry["file"]
-            if hashlib.sha256(path.read_bytes()).hexdigest() != entry["sha256"]:
+            if hashlib.sha256(_read(path)).hexdigest() != entry["sha256"]:
                 raise IndexCorrupt(_rebuild(f"index file {path} does not match its checksum"))
     except FileNotFoundError as e:
         raise IndexCorrupt(_rebuild(f"index file {e.filename} is missing")) from None
