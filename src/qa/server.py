@@ -11,10 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
-import signal
-import socket
 import sys
 import threading
 import time
@@ -27,6 +24,7 @@ from waitress.server import create_server
 from waitress.task import ErrorTask, ThreadedTaskDispatcher
 from waitress.utilities import Error
 
+from .processes import ServeError, Workers, fork_workers, listen
 from .web import INTERNAL_ERROR, create_app, render_error
 
 log = logging.getLogger("qa.requests")
@@ -184,42 +182,6 @@ class Parser(HTTPRequestParser):
         if not m:
             return "", ""
         return m.group(1).decode("ascii"), m.group(2).decode("latin-1")
-
-
-class Workers:
-    """What forked worker processes share, in memory made before the fork: their open
-    connections, so that the least busy one takes the next, and the heavy lane, so that long
-    searches hold one core of the machine, not one of each process.
-
-    Workers accepting from one listening socket leave a connection to whichever wakes first:
-    four keep-alive clients often all went to one worker (its loop accepts several in a row),
-    which then served them one at a time on its GIL while the others stood idle
-    (eval/README.md, "Serving")."""
-
-    # How long a busier worker leaves a new connection to a less busy one at most: that one
-    # may be slow to wake on a loaded machine, or be busy itself; then the connection is not
-    # kept waiting any longer.
-    DEFER_SECONDS = 0.01
-
-    def __init__(self, count: int, heavy_slots: int):
-        import multiprocessing
-
-        self.open = multiprocessing.RawArray("i", count)
-        self.heavy = multiprocessing.get_context("fork").BoundedSemaphore(heavy_slots)
-        self.slot = 0
-
-    def opened(self) -> None:
-        self.open[self.slot] += 1  # only this process writes its slot (under Limits._lock)
-
-    def closed(self) -> None:
-        self.open[self.slot] -= 1
-
-    def defer(self) -> None:
-        """Before taking a new connection: wait while another worker has fewer open, until
-        one has taken it (the counts even out) or DEFER_SECONDS have passed."""
-        deadline = time.monotonic() + self.DEFER_SECONDS
-        while self.open[self.slot] > min(self.open) and time.monotonic() < deadline:
-            time.sleep(0.0005)
 
 
 class Limits:
@@ -389,37 +351,6 @@ class Server:
         self.inner.task_dispatcher.shutdown()
 
 
-def _listen(host: str, port: int) -> socket.socket:
-    """A listening socket for the workers to share. socket.create_server would do, but its
-    errors carry "(while attempting to bind ...)" into the one line `qa serve` prints."""
-    family, kind, proto, _, address = socket.getaddrinfo(
-        host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
-    sock = socket.socket(family, kind, proto)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(address)
-        sock.listen(1024)
-    except OSError:
-        sock.close()
-        raise
-    return sock
-
-
-def _end_with(parent: int) -> None:
-    """Have this forked worker told to stop (SIGTERM) when the process that forked it ends,
-    however it ends: killed outright, the parent cannot pass anything on, and orphaned
-    workers would go on answering on its port. Linux's PR_SET_PDEATHSIG; elsewhere only a
-    parent that is asked to stop stops them."""
-    try:
-        import ctypes
-
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1: PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        return
-    if os.getppid() != parent:  # it ended before the request was made
-        os._exit(0)
-
-
 def allowed_hosts(settings, host: str) -> tuple[str, ...]:
     extra = () if host in ("", "0.0.0.0", "::") else (host_name(host),)
     return tuple(settings.allowed_hosts) + extra
@@ -462,48 +393,11 @@ def serve(source, host: str, port: int, settings) -> None:
         print(f"planqa: serving on http://{host}:{server.port}/", flush=True)
         server.run()
         return
-    if not hasattr(os, "fork"):
-        raise ServeError("QA_WORKERS above 1 needs a system that forks processes (Linux); "
-                         "set QA_WORKERS=1")
-    listener = _bound(host, port, lambda: _listen(host, port))
-    try:
-        workers = Workers(settings.workers, settings.heavy_slots)
-    except OSError as e:  # no shared memory (a container without /dev/shm)
-        raise ServeError(f"cannot share memory between server processes ({e}); "
-                         f"set QA_WORKERS=1") from None
-    children, parent = [], os.getpid()
-    try:
-        for slot in range(settings.workers):
-            try:
-                pid = os.fork()
-            except OSError as e:
-                raise ServeError(f"cannot start server process {slot + 1} of "
-                                 f"{settings.workers}: {e.strerror}") from None
-            if pid == 0:
-                _work(parent, lambda: make_server(source, settings, host, port,
-                                                  sockets=[listener], in_flight=in_flight,
-                                                  workers=workers), workers, slot)
-            children.append(pid)
-        print(f"planqa: serving on http://{host}:{listener.getsockname()[1]}/ "
-              f"with {settings.workers} processes", flush=True)
-        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-        # Any worker's end is the server's: one killed (the OOM killer) or failed would leave
-        # its share of the connections, and any heavy-lane slot it held, lost, so the rest stop
-        # too and a supervisor sees a failure to restart.
-        pid, status = os.wait()
-        if os.waitstatus_to_exitcode(status) != 0:
-            raise ServeError(f"server process {pid} ended "
-                             f"{_how(os.waitstatus_to_exitcode(status))}: stopping the others")
-    finally:
-        for pid in children:
-            try:
-                os.kill(pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-
-
-class ServeError(Exception):
-    """The server cannot start or cannot go on: a one-line reason for the operator."""
+    listener = _bound(host, port, lambda: listen(host, port))
+    fork_workers(settings.workers, settings.heavy_slots, listener,
+                 lambda workers: make_server(source, settings, host, port, sockets=[listener],
+                                             in_flight=in_flight, workers=workers),
+                 f"http://{host}:{listener.getsockname()[1]}/")
 
 
 def _bound(host: str, port: int, bind):
@@ -514,23 +408,3 @@ def _bound(host: str, port: int, bind):
     except (OSError, ValueError) as e:
         raise ServeError(f"cannot listen on {host}:{port}: "
                          f"{getattr(e, 'strerror', None) or e}") from None
-
-
-def _work(parent: int, make, workers: Workers, slot: int) -> None:
-    """A forked worker's life: serve until told to stop, then exit 0; exit 1 on a failure,
-    which stops the server (see serve). Never returns into the caller's stack."""
-    code = 1
-    try:
-        signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
-        _end_with(parent)
-        workers.slot = slot
-        make().run()  # Ctrl-C: waitress stops its threads and returns
-        code = 0
-    except BaseException:
-        logging.getLogger("qa.server").exception("a server process failed")
-    finally:
-        os._exit(code)
-
-
-def _how(code: int) -> str:
-    return f"on signal {signal.Signals(-code).name}" if code < 0 else f"with status {code}"

@@ -1,0 +1,149 @@
+"""qa serve's worker processes (QA_WORKERS): forked once the index is loaded, sharing the
+listening socket and, copy-on-write, the index's memory; each new connection to the least
+busy; one heavy lane for all; every worker ending with the server, and the server with any
+worker that fails."""
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+
+
+class ServeError(Exception):
+    """The server cannot start or cannot go on: a one-line reason for the operator."""
+
+
+class Workers:
+    """What forked worker processes share, in memory made before the fork: their open
+    connections, so that the least busy one takes the next, and the heavy lane, so that long
+    searches hold one core of the machine, not one of each process.
+
+    Workers accepting from one listening socket leave a connection to whichever wakes first:
+    four keep-alive clients often all went to one worker (its loop accepts several in a row),
+    which then served them one at a time on its GIL while the others stood idle
+    (eval/README.md, "Serving")."""
+
+    # How long a busier worker leaves a new connection to a less busy one at most: that one
+    # may be slow to wake on a loaded machine, or be busy itself; then the connection is not
+    # kept waiting any longer.
+    DEFER_SECONDS = 0.01
+
+    def __init__(self, count: int, heavy_slots: int):
+        import multiprocessing
+
+        shared = multiprocessing.get_context("fork")
+        self.open = shared.RawArray("i", count)
+        self.heavy = shared.BoundedSemaphore(heavy_slots)
+        self.slot = 0
+        # Only this process writes its slot, but from several threads.
+        self._lock = threading.Lock()
+
+    def opened(self) -> None:
+        with self._lock:
+            self.open[self.slot] += 1
+
+    def closed(self) -> None:
+        with self._lock:
+            self.open[self.slot] -= 1
+
+    def defer(self) -> None:
+        """Before taking a new connection: wait while another worker has fewer open, until
+        one has taken it (the counts even out) or DEFER_SECONDS have passed."""
+        deadline = time.monotonic() + self.DEFER_SECONDS
+        while self.open[self.slot] > min(self.open) and time.monotonic() < deadline:
+            time.sleep(0.0005)
+
+
+def fork_workers(count: int, heavy_slots: int, listener: socket.socket, make, url: str) -> None:
+    """Serve on `listener` from `count` forked processes until interrupted; make(workers) is
+    a worker's server, url what it serves. Raises ServeError when they cannot be started or
+    one of them fails."""
+    if not hasattr(os, "fork"):
+        raise ServeError("QA_WORKERS above 1 needs a system that forks processes (Linux); "
+                         "set QA_WORKERS=1")
+    try:
+        workers = Workers(count, heavy_slots)
+    except OSError as e:  # no shared memory (a container without /dev/shm)
+        raise ServeError(f"cannot share memory between server processes ({e}); "
+                         f"set QA_WORKERS=1") from None
+    children, parent = [], os.getpid()
+    try:
+        for slot in range(count):
+            try:
+                pid = os.fork()
+            except OSError as e:
+                raise ServeError(f"cannot start server process {slot + 1} of {count}: "
+                                 f"{e.strerror}") from None
+            if pid == 0:
+                _work(parent, lambda: make(workers), workers, slot)
+            children.append(pid)
+        print(f"planqa: serving on {url} with {count} processes", flush=True)
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        # Any worker's end is the server's: one killed (the OOM killer) or failed would leave
+        # its share of the connections, and any heavy-lane slot it held, lost, so the rest stop
+        # too and a supervisor sees a failure to restart.
+        pid, status = os.wait()
+        code = os.waitstatus_to_exitcode(status)
+        if code != 0:
+            raise ServeError(f"server process {pid} ended {_how(code)}: stopping the others")
+    finally:
+        for pid in children:
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A listening socket for the workers to share. socket.create_server would do, but its
+    errors carry "(while attempting to bind ...)" into the one line `qa serve` prints."""
+    family, kind, proto, _, address = socket.getaddrinfo(
+        host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(1024)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def _work(parent: int, make, workers: Workers, slot: int) -> None:
+    """A forked worker's life: serve until told to stop, then exit 0; exit 1 on a failure,
+    which stops the server (see fork_workers). Never returns into the caller's stack."""
+    code = 1
+    try:
+        signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+        _end_with(parent)
+        workers.slot = slot
+        make().run()  # Ctrl-C: waitress stops its threads and returns
+        code = 0
+    except BaseException:
+        logging.getLogger("qa.server").exception("a server process failed")
+    finally:
+        os._exit(code)
+
+
+def _end_with(parent: int) -> None:
+    """Have this forked worker told to stop (SIGTERM) when the process that forked it ends,
+    however it ends: killed outright, the parent cannot pass anything on, and orphaned
+    workers would go on answering on its port. Linux's PR_SET_PDEATHSIG; elsewhere only a
+    parent that is asked to stop stops them."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1: PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # it ended before the request was made
+        os._exit(0)
+
+
+def _how(code: int) -> str:
+    return f"on signal {signal.Signals(-code).name}" if code < 0 else f"with status {code}"
