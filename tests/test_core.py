@@ -440,11 +440,23 @@ def test_cli_search_json_contract(cli_env, settings):
     (["search", "stroke", "-k", "0"], "whole number"),
     (["search", "stroke", "-k", "abc"], "whole number"),
     (["eval", "/nonexistent/questions.jsonl"], "cannot read"),
+    (["search", "stroke", "--mode", "foo"], "invalid choice"),
+    (["search"], "required"),
+    (["nosuch"], "invalid choice"),
 ])
 def test_cli_bad_input_is_one_clear_line(cli_env, args, message):
     out = qa_cli(*args, env_extra=cli_env)
-    assert out.returncode != 0
+    assert out.returncode == 2
     assert message in out.stderr and "Traceback" not in out.stderr
+    assert out.stderr.startswith("qa: error: ") and out.stderr.count("\n") == 1
+
+
+def test_cli_eval_of_a_file_that_is_not_questions_names_what_is_wrong(cli_env, tmp_path):
+    path = tmp_path / "q.jsonl"
+    path.write_text('{"id": "x"}\n')
+    out = qa_cli("eval", str(path), env_extra=cli_env)
+    assert out.returncode == 2
+    assert out.stderr == f"qa: error: {path}, line 1: a question record needs the field 'question'\n"
 
 
 def test_cli_missing_index(tmp_path):

@@ -98,10 +98,12 @@ def test_refused_input_is_a_400_the_openapi_describes(server, spec, query):
     validate(spec, "/api/search", 400, json.loads(body))
 
 
-def test_control_characters_inside_a_question_are_dropped(server):
+def test_control_characters_inside_a_question_part_words_and_go(server):
     status, _, body = get(server.port, "/api/search?q=stroke%00%1b%7f%0amodel")
     assert status == 200
     assert json.loads(body)["query"] == "stroke model"
+    status, _, body = get(server.port, "/api/search?q=stroke%00care")
+    assert status == 200 and json.loads(body)["query"] == "stroke care"
 
 
 def test_k_as_plain_digits_is_read(server):
@@ -115,8 +117,15 @@ def test_options_says_what_a_path_allows(server):
     assert {"GET", "HEAD", "OPTIONS"} <= {m.strip() for m in headers["allow"].split(",")}
 
 
+def test_options_star_says_what_the_server_allows(server):
+    status, headers, body = get(server.port, "*", method="OPTIONS")
+    assert status == 204 and body == b""
+    assert {m.strip() for m in headers["allow"].split(",")} == {"GET", "HEAD", "OPTIONS"}
+    assert headers["x-content-type-options"] == "nosniff"
+
+
 FORGED = ["evil.example", "a" * 64 + ".example", "a..b", ".", "localhost.evil.example",
-          "127.0.0.1.nip.io:8000"]
+          "127.0.0.1.nip.io:8000", "localhost:99999", "localhost:80x", "[::1]:junk"]
 
 
 @pytest.mark.parametrize("host", FORGED)

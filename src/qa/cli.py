@@ -284,11 +284,19 @@ def cmd_info(args, settings: Settings) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with its errors in the CLI's one line (it would print its usage first);
+    subcommands' parsers are made of the same class."""
+
+    def error(self, message):
+        self.exit(2, f"qa: error: {message} (see '{self.prog} --help')\n")
+
+
 def make_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="qa", description="Cited answers from health-and-care plans.")
+    p = _Parser(prog="qa", description="Cited answers from health-and-care plans.")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    no_wait = argparse.ArgumentParser(add_help=False)
+    no_wait = _Parser(add_help=False)
     no_wait.add_argument("--no-wait", action="store_true",
                          help="fail rather than wait when another build holds the index")
     sp = sub.add_parser("build", parents=[no_wait],
@@ -377,7 +385,7 @@ def main(argv: list[str] | None = None) -> int:
             FilterError, SynonymsError, BadInput) as e:
         print(f"qa: error: {e}", file=sys.stderr)
         return 2 if isinstance(e, (QueryError, CliError, FilterError, SynonymsError,
-                                   BadInput)) else 1
+                                   BadInput, EvalFileError)) else 1
     except KeyboardInterrupt:
         print("qa: interrupted", file=sys.stderr)
         return 130

@@ -79,8 +79,14 @@ def load_questions(path: Path) -> list[Question]:
             d = json.loads(line)
             out.append(Question(str(d["id"]), d["question"], d.get("kind", "other"),
                                 [g["needle"] for g in d.get("gold", [])]))
-        except (ValueError, KeyError, TypeError) as e:
-            raise EvalFileError(f"{path}, line {n}: not a question record ({e})") from e
+        except KeyError as e:
+            raise EvalFileError(f"{path}, line {n}: a question record needs the field "
+                                f"{e.args[0]!r}") from None
+        except ValueError as e:
+            raise EvalFileError(f"{path}, line {n}: not JSON ({e})") from None
+        except TypeError:
+            raise EvalFileError(f"{path}, line {n}: not a question record (an object with "
+                                f"\"id\", \"question\" and \"gold\")") from None
     if not out:
         raise EvalFileError(f"{path} holds no questions")
     return out

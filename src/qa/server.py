@@ -25,7 +25,7 @@ from waitress.task import ErrorTask, ThreadedTaskDispatcher
 from waitress.utilities import Error
 
 from .processes import ServeError, Workers, fork_workers, listen
-from .web import INTERNAL_ERROR, create_app, render_error
+from .web import INTERNAL_ERROR, SECURITY_HEADERS, create_app, render_error
 
 log = logging.getLogger("qa.requests")
 
@@ -51,12 +51,16 @@ class Busy(Error):
 # --- the host check, the heavy lane, the log line: a WSGI layer round the app -------------
 
 def host_name(host_header: str) -> str:
-    """The name part of a Host header, lower case, without port or trailing dot."""
-    h = host_header.strip().lower()
+    """The name part of a Host header, lower case, without port or trailing dot; "" when
+    what follows the name is no port number ("localhost:99999"), which no host answers to."""
+    h, port = host_header.strip().lower(), ""
     if h.startswith("["):  # [::1]:8000
-        h = h[1:h.find("]")] if "]" in h else h
+        h, _, port = h[1:].partition("]")
+        port = port.removeprefix(":")
     elif h.count(":") == 1:
-        h = h.split(":", 1)[0]
+        h, port = h.split(":", 1)
+    if port and not (port.isascii() and port.isdigit() and int(port) <= 65535):
+        return ""
     return h.rstrip(".")
 
 
@@ -114,6 +118,10 @@ class Guard:
             # The Host is not repeated: it is the attacker's text (DNS rebinding, cache poison).
             return self._error(start, 400, "host_not_allowed",
                                "This server does not answer to that host name.", path)
+        if path == "*" and environ.get("REQUEST_METHOD") == "OPTIONS":
+            # "OPTIONS *" asks what the server as a whole takes (RFC 9110, 9.3.7).
+            start("204 No Content", [("Allow", "GET, HEAD, OPTIONS"), *SECURITY_HEADERS])
+            return []
         if not is_heavy(path, qs):
             return self._run(environ, start, path)
         with self._lock:

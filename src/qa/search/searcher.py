@@ -75,13 +75,12 @@ _RESULT_FIELDS = tuple(f.name for f in fields(SearchResult))
 
 def validate(query, k, mode: str, fusion: str | None = None) -> tuple[str, int]:
     if isinstance(query, str):
-        # Control characters carry no words: line breaks and tabs part words as spaces do,
-        # the rest (NUL, ESC, DEL, C1) go; a question of nothing else is empty.
-        query = "".join(" " if c.isspace() else c for c in query
-                        if c.isspace() or not (ord(c) < 32 or 127 <= ord(c) < 160))
-    if not isinstance(query, str) or not query.strip():
+        # Control characters carry no words but may stand between two ("stroke%00care"):
+        # each parts words as a space does; a question of nothing else is empty.
+        query = " ".join("".join(" " if c.isspace() or ord(c) < 32 or 127 <= ord(c) < 160
+                                 else c for c in query).split())
+    if not isinstance(query, str) or not query:
         raise QueryError("the query is empty: ask a question, e.g. \"what is the stroke model?\"")
-    query = query.strip()
     if len(query) > MAX_QUERY_CHARS:
         raise QueryError(f"the query is {len(query):,} characters long; the limit is "
                          f"{MAX_QUERY_CHARS:,}")
