@@ -220,3 +220,21 @@ def test_a_search_from_a_new_thread_scans_on_one_openmp_thread(searcher):
     # The default a new thread starts from: on one core there is nothing to show.
     if (os.cpu_count() or 1) > 1:
         assert seen["before"] > 1
+
+
+def test_a_passages_heading_is_not_its_answering_sentence(searcher):
+    """A section's heading repeats the question's words ("4.2 Cancer" for a cancer question)
+    but answers nothing: the highlight, and so the answer box, is another of its sentences;
+    a heading is highlighted only when asked what an acronym stands for."""
+    headed = 0
+    for question in ("cancer workstream", "self-management programme", "place based care",
+                     "estates strategy", "primary care workforce", "urgent and emergency care"):
+        for hit in searcher.search(question).results:
+            pid = searcher.index.passage_ids.index(hit.passage_id)
+            facts = searcher.passages.facts(pid)
+            if facts.heading is None or len(facts.sentences) < 2:
+                continue
+            headed += 1
+            heading = facts.sentences[facts.heading]
+            assert hit.highlights != [[heading.start, heading.end]], (question, hit.section)
+    assert headed >= 5  # the questions reach passages that open with their heading

@@ -9,6 +9,7 @@ from dataclasses import dataclass, fields, replace
 import numpy as np
 
 from ..bm25 import SparseBM25, tokenize
+from ..chunk import SECTION_SEP
 from ..store import Index, SentenceCosines
 from ..sentences import Sentence, sentences
 from . import answer_type
@@ -23,6 +24,9 @@ class PassageFacts:
     terms: frozenset          # BM25 terms of all its sentences
     kinds: list[frozenset]    # for each sentence, the answer kinds it holds
     section: frozenset        # BM25 terms of its section headings
+    # Its sentence that is only its section's heading ("4.5 Place Based Care", an HTML
+    # <h1>), if one is: it holds the question's words without answering anything.
+    heading: int | None = None
 
 
 class PassageCache:
@@ -46,7 +50,7 @@ class PassageCache:
                                if answer_type.holds(k, p.text[x.start:x.end])) for x in sents]
             found = self._facts[pid] = PassageFacts(
                 sents, frozenset().union(*(x.terms for x in sents)), kinds,
-                frozenset(tokenize(p.section)))
+                frozenset(tokenize(p.section)), _heading_sentence(p, sents))
         return found
 
     def sentences(self, pid: int) -> list[Sentence]:
@@ -87,6 +91,17 @@ class Candidates:
 
     def __len__(self) -> int:
         return len(self.ids)
+
+
+def _heading_sentence(p, sents: list[Sentence]) -> int | None:
+    """Which of the passage's sentences is its section's own heading, if one is."""
+    heading = _plain(p.section.rsplit(SECTION_SEP, 1)[-1])
+    return next((i for i, x in enumerate(sents)
+                 if heading and _plain(p.text[x.start:x.end]) == heading), None)
+
+
+def _plain(text: str) -> str:
+    return " ".join(text.split()).strip(" :.").lower()
 
 
 def compute(cache: PassageCache, q: Query, ids: np.ndarray,

@@ -7,12 +7,13 @@ from ..sentences import Sentence
 
 
 def best_sentence(sents: list[Sentence], q_weights: dict[str, float], sims: np.ndarray | None,
-                  dense_weight: float) -> list[list[int]]:
+                  dense_weight: float, heading: int | None = None) -> list[list[int]]:
     """Offsets of the sentence that best answers the question: its cosine to the question
     (when the question's vector is known) blended with the share of the question's idf it
     holds (q_weights: each question term's idf). Both lie on 0-1 as they are: rescaled per
     passage, a two-sentence passage would flip wholly to whichever signal ranks the other
-    sentence last."""
+    sentence last. The passage's heading sentence (`heading`, its index) is chosen only when
+    the passage has no other: a heading repeats the question's words and answers nothing."""
     total = sum(q_weights.values()) or 1.0
     q_terms, weight = frozenset(q_weights), q_weights.__getitem__
     # A few sentences a passage: plain Python beats numpy's per-call cost here.
@@ -23,5 +24,6 @@ def best_sentence(sents: list[Sentence], q_weights: dict[str, float], sims: np.n
             return []
     else:
         score = [dense_weight * c + (1 - dense_weight) * w for c, w in zip(sims.tolist(), share)]
-    best = sents[max(range(len(score)), key=score.__getitem__)]
+    rows = [i for i in range(len(score)) if i != heading] or list(range(len(score)))
+    best = sents[max(rows, key=score.__getitem__)]
     return [[best.start, best.end]]

@@ -216,7 +216,7 @@ class Searcher:
             order = order[final[order] > 0]
         absent = no_answer.absence(q, self.index.bm25)
         silent = self._silent(q, c, absent, mode)
-        hits = [self._hit(r + 1, int(c.ids[j]), float(final[j]), q.weights,
+        hits = [self._hit(r + 1, int(c.ids[j]), float(final[j]), q,
                           None if c.sims is None else c.sims.of(j))
                 for r, j in enumerate(order)]
         took = (time.perf_counter() - t0) * 1000
@@ -240,16 +240,18 @@ class Searcher:
             return float(c.bm25.max()) <= 0.0
         return no_answer.silent(no_answer.signals(q, c, absent), no_answer.fitted())
 
-    def _hit(self, rank: int, i: int, score: float, q_weights: dict[str, float],
-             sims: np.ndarray | None) -> Hit:
+    def _hit(self, rank: int, i: int, score: float, q: Query, sims: np.ndarray | None) -> Hit:
         p = self.index.passages[i]
         d = self.index.doc_by_id[p.doc_id]
+        facts = self.passages.facts(i)
+        # Asked what an acronym stands for, a heading that spells it out is the answer.
+        heading = None if q.acronym else facts.heading
         return Hit(rank=rank, score=round(score, 4), passage_id=self.index.passage_ids[i],
                    doc_id=p.doc_id, title=d.title, body=d.body, date=d.date, area=d.area,
                    paper=p.paper, section=p.section, start=p.start, end=p.end, text=p.text,
                    page=p.page, page_end=p.page_end,
-                   highlights=best_sentence(self.passages.sentences(i), q_weights,
-                                            sims, self.settings.highlight_dense_weight))
+                   highlights=best_sentence(facts.sentences, q.weights, sims,
+                                            self.settings.highlight_dense_weight, heading))
 
 
 @per_object
