@@ -56,8 +56,9 @@ def test_json_result_carries_expansions_and_missing_terms(searcher, client, spec
     assert body["expansions"][0]["from"] == "bed blocking"
 
 
-def test_a_place_no_plan_mentions_is_missing_and_silent(searcher):
-    res = searcher.search("what is the plan for Solihull?", k=5)
+@pytest.mark.parametrize("mode", ["hybrid", "dense", "bm25"])
+def test_a_place_no_plan_mentions_is_missing_and_silent(searcher, mode):
+    res = searcher.search("what is the plan for Solihull?", k=5, mode=mode)
     assert res.missing_terms == ["solihull"]
     assert res.no_answer
     assert res.results  # the closest passages are still offered

@@ -232,12 +232,13 @@ class Searcher:
 
     def _silent(self, q: Query, c: features.Candidates, absent: no_answer.Absence,
                 mode: str) -> bool:
-        """True when the plans do not answer: see no_answer. BM25 alone can only tell that
-        none of the question's words occur at all."""
+        """True when the plans do not answer: see no_answer. BM25 alone tells only that none
+        of the question's words occur, or what of them no document holds."""
         if len(c) == 0:
             return True
         if mode == "bm25":
-            return float(c.bm25.max()) <= 0.0
+            return (float(c.bm25.max()) <= 0.0
+                    or no_answer.unheard_of(absent.share, absent.name, no_answer.fitted()))
         return no_answer.silent(no_answer.signals(q, c, absent), no_answer.fitted())
 
     def _hit(self, rank: int, i: int, score: float, q: Query, sims: np.ndarray | None) -> Hit:
