@@ -62,6 +62,13 @@ def test_background_past_events_and_notes_are_not_commitments(items, index, text
     assert not [c for c in items if text in c.text]
 
 
+def test_a_contents_page_lists_no_commitments(items, index):
+    # The plan's contents page lists its sections, some worded as promises ("NHS staff will
+    # get the backing they need"), each with its page number.
+    assert any(p.section.endswith("CONTENTS") for p in index.passages), "a contents page"
+    assert not [c for c in items if c.section.rsplit("›", 1)[-1].strip().lower() == "contents"]
+
+
 def test_owner_is_taken_from_the_text(items):
     c = find(items, "This work stream will be relaunching the programme of work in December 2017")
     assert c.owner == "Self-Management" and c.due == "2017-12"

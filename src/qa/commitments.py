@@ -390,6 +390,9 @@ def extract(index: Index) -> list[Commitment]:
     return out
 
 
+_CONTENTS = re.compile(r"(table of )?contents?", re.I)
+
+
 def _section_statements(index: Index):
     """(passage, start, end, kind) of each commitment, read section by section: a section's
     passages joined again, so that a sentence the chunker cut at a page break is whole."""
@@ -397,6 +400,8 @@ def _section_statements(index: Index):
     for p in index.passages:
         sections.setdefault((p.doc_id, p.paper, p.section), []).append(p)
     for (doc_id, paper, section), ps in sections.items():
+        if _CONTENTS.fullmatch(section.rsplit(SECTION_SEP, 1)[-1].strip()):
+            continue  # a contents page lists the sections' headings, not what they commit to
         text = index.doc_by_id[doc_id].text
         a, b = min(p.start for p in ps), max(p.end for p in ps)
         # The section's own headings ("5.7 NHS staff will get the backing they need") name it.
