@@ -161,6 +161,16 @@ def test_titles_dates_and_kinds_are_inferred_with_their_origins():
     assert (doc.date, doc.type) == ("2018-03", "plan")
 
 
+def test_a_deadline_or_period_by_the_title_is_not_the_papers_date():
+    doc = read_bytes("van.html", b"<h1>Mobile dental van</h1><p>The van will tour the eastern "
+                     b"wards from June 2027, and the old clinic stays open until May 2027.</p>",
+                     None)
+    assert doc.date == "" and "date" not in doc.origins
+    doc = read_bytes("van.md", b"# Mobile dental van\n\nPublished 4 January 2026. The van "
+                     b"will tour the eastern wards by the end of June 2027.\n", None)
+    assert (doc.date, doc.origins["date"]) == ("2026-01-04", "text")
+
+
 def test_format_properties_come_first_and_the_catalog_overrides_all():
     pdf = read_bytes("2018-05-23 strategy.pdf", plan_pdf(), None)
     assert (pdf.title, pdf.origins["title"]) == ("West Essex Primary Care Strategy", "properties")

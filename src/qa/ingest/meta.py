@@ -34,10 +34,19 @@ def _dates(text: str):
         yield m.start(), f"{int(m.group(2)):04d}-{month_number(m.group(1)):02d}"
 
 
+# A date after one of these words is a deadline or a period ("by March 2019", "will open
+# from June 2027", "until 2020"), not when the paper was written.
+_TIMED = re.compile(r"\b(?:by|from|until|till|before|after|starting|between|to)\s+"
+                    r"(?:the\s+)?(?:(?:end|start|beginning|middle)\s+of\s+)?$", re.I)
+
+
 def find_date(text: str, near: int = 0) -> str:
-    """The date stated nearest after position `near` (a title), else nearest before; the most
-    precise where two start at one place ("23 May 2018" over "May 2018"). ISO, or ''."""
-    found = sorted(_dates(text), key=lambda d: (d[0] < near, abs(d[0] - near), -len(d[1])))
+    """The date stated nearest after position `near` (a title), else nearest before, that is
+    no deadline or period; the most precise where two start at one place ("23 May 2018"
+    over "May 2018"). ISO, or ''."""
+    found = sorted(((at, iso) for at, iso in _dates(text)
+                    if not _TIMED.search(text[max(at - 30, 0):at])),
+                   key=lambda d: (d[0] < near, abs(d[0] - near), -len(d[1])))
     return found[0][1] if found else ""
 
 
