@@ -52,9 +52,10 @@ def content_words(text: str) -> list[str]:
 
 
 # English plurals a stemmer leaves apart from their singulars ("children" and "child",
-# "lives" and "life"), and Greek nouns whose singular stems apart from both its plural and
+# "women" and "woman"), and Greek nouns whose singular stems apart from both its plural and
 # its verb ("diagnosis"; "diagnoses", "diagnosed"): each folded to one form before stemming.
-FOLD = {**dict(pair.split(":") for pair in """children:child women:woman men:man lives:life
+# Not "lives": it is a verb too ("who lives alone"), which would then stop matching "live".
+FOLD = {**dict(pair.split(":") for pair in """children:child women:woman men:man
 wives:wife knives:knife teeth:tooth feet:foot halves:half selves:self criteria:criterion
 phenomena:phenomenon mice:mouse geese:goose""".split()),
         **{f"{stem}sis": f"{stem}ses" for stem in """diagno progno analy cri hypothe synthe
