@@ -169,6 +169,9 @@ def test_a_deadline_or_period_by_the_title_is_not_the_papers_date():
     doc = read_bytes("van.md", b"# Mobile dental van\n\nPublished 4 January 2026. The van "
                      b"will tour the eastern wards by the end of June 2027.\n", None)
     assert (doc.date, doc.origins["date"]) == ("2026-01-04", "text")
+    doc = read_bytes("hub.txt", b"Winter hub\n\nThe hub will open by 23 May 2027 and stay open "
+                     b"from 1st June 2027.\n\nApril 2018\n", None)
+    assert doc.date == "2018-04"
 
 
 def test_format_properties_come_first_and_the_catalog_overrides_all():

@@ -125,7 +125,8 @@ def test_options_star_says_what_the_server_allows(server):
 
 
 FORGED = ["evil.example", "a" * 64 + ".example", "a..b", ".", "localhost.evil.example",
-          "127.0.0.1.nip.io:8000", "localhost:99999", "localhost:80x", "[::1]:junk"]
+          "127.0.0.1.nip.io:8000", "localhost:99999", "localhost:80x", "[::1]:junk", "[::1",
+          "[::1]8000"]
 
 
 @pytest.mark.parametrize("host", FORGED)
@@ -341,21 +342,18 @@ def test_client_errors_leave_no_traceback(settings, cli_env, tmp_path):
 
 
 def test_worker_processes_share_keep_alive_clients(cli_env):
-    """`qa serve` with QA_WORKERS=2 and eight keep-alive clients connecting together: each
-    worker holds four. Left to whichever worker woke first, one often took most of them and
-    served them one at a time while the other stood idle."""
+    """`qa serve` with QA_WORKERS=2 and eight keep-alive clients arriving one after another:
+    each worker holds four. Left to whichever worker woke first, one often took most of them
+    and served them one at a time while the other stood idle."""
     proc, port = serve_process({"QA_WORKERS": "2", **cli_env}, subprocess.DEVNULL)
     clients = [http.client.HTTPConnection("127.0.0.1", port, timeout=30) for _ in range(8)]
     try:
-        for c in clients:
-            c.connect()
+        workers = _workers(proc, 2)
         for c in clients:
             c.request("GET", "/api/search?q=stroke")
             answer = c.getresponse()
             assert answer.status == 200 and not answer.will_close
             answer.read()
-        workers = [int(p) for p in
-                   Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()]
         assert sorted(_connections(w, port) for w in workers) == [4, 4]
     finally:
         for c in clients:
@@ -364,16 +362,17 @@ def test_worker_processes_share_keep_alive_clients(cli_env):
         proc.wait(timeout=30)
 
 
-def test_a_worker_killed_stops_the_server_with_a_failure(cli_env, tmp_path):
-    """QA_WORKERS=2 and one worker killed (the OOM killer): the server stops the other and
-    exits 1 with one line saying which ended how, for a supervisor to restart it, rather
-    than serving on with a share of its connections and heavy-lane slot lost."""
+@pytest.mark.parametrize("sig,how", [(9, "on signal SIGKILL"), (15, "with status 0")])
+def test_a_worker_killed_stops_the_server_with_a_failure(cli_env, tmp_path, sig, how):
+    """QA_WORKERS=2 and one worker killed (the OOM killer; an operator's `kill`, which it
+    ends cleanly on): the server stops the other and exits 1 with one line saying which ended
+    how, for a supervisor to restart it, rather than serving on with a share of its
+    connections and heavy-lane slot lost."""
     err = open(tmp_path / "err", "w+")
     proc, port = serve_process({"QA_WORKERS": "2", **cli_env}, err)
-    workers = [int(p) for p in
-               Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()]
+    workers = _workers(proc, 2)
     try:
-        os.kill(workers[1], 9)
+        os.kill(workers[1], sig)
         assert proc.wait(timeout=30) == 1
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and Path(f"/proc/{workers[0]}").exists() and \
@@ -385,8 +384,19 @@ def test_a_worker_killed_stops_the_server_with_a_failure(cli_env, tmp_path):
             proc.kill()
     err.seek(0)
     log = err.read()
-    assert f"qa: error: server process {workers[1]} ended on signal SIGKILL" in log
+    assert f"qa: error: server process {workers[1]} ended {how}: stopping the others" in log
     assert "Traceback" not in log
+
+
+def _workers(proc: subprocess.Popen, n: int) -> list[int]:
+    """The server's worker processes, once all n are forked (the first may answer before
+    the last is)."""
+    children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
+    deadline = time.monotonic() + 30
+    while len(found := children.read_text().split()) < n and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(found) == n
+    return [int(p) for p in found]
 
 
 def _connections(pid: int, port: int) -> int:
@@ -413,9 +423,7 @@ def test_worker_processes_end_with_a_server_killed_outright(cli_env):
     proc, port = serve_process({"QA_WORKERS": "2", **cli_env}, subprocess.DEVNULL)
     workers: list[int] = []
     try:
-        children_file = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
-        workers[:] = [int(p) for p in children_file.read_text().split()]
-        assert len(workers) == 2
+        workers[:] = _workers(proc, 2)
         proc.kill()
         proc.wait(timeout=30)
         deadline = time.monotonic() + 10

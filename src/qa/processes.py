@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import os
+import select
 import signal
 import socket
 import sys
@@ -50,11 +51,13 @@ class Workers:
         with self._lock:
             self.open[self.slot] -= 1
 
-    def defer(self) -> None:
+    def defer(self, listener: socket.socket) -> None:
         """Before taking a new connection: wait while another worker has fewer open, until
-        one has taken it (the counts even out) or DEFER_SECONDS have passed."""
+        one has taken it (nothing is pending on the listener) or DEFER_SECONDS have passed.
+        The wait holds up this worker's other connections, so it ends as soon as it can."""
         deadline = time.monotonic() + self.DEFER_SECONDS
-        while self.open[self.slot] > min(self.open) and time.monotonic() < deadline:
+        while (self.open[self.slot] > min(self.open) and time.monotonic() < deadline
+               and select.select([listener], [], [], 0)[0]):
             time.sleep(0.0005)
 
 
@@ -86,10 +89,11 @@ def fork_workers(count: int, heavy_slots: int, listener: socket.socket, make, ur
         # Any worker's end is the server's: one killed (the OOM killer) or failed would leave
         # its share of the connections, and any heavy-lane slot it held, lost, so the rest stop
         # too and a supervisor sees a failure to restart.
+        # A worker ends of itself only when killed or failed (Ctrl-C reaches this process too,
+        # and stops it here first), so even one that ended cleanly (`kill` of it) is a failure.
         pid, status = os.wait()
-        code = os.waitstatus_to_exitcode(status)
-        if code != 0:
-            raise ServeError(f"server process {pid} ended {_how(code)}: stopping the others")
+        how = _how(os.waitstatus_to_exitcode(status))
+        raise ServeError(f"server process {pid} ended {how}: stopping the others")
     finally:
         for pid in children:
             try:
@@ -101,8 +105,11 @@ def fork_workers(count: int, heavy_slots: int, listener: socket.socket, make, ur
 def listen(host: str, port: int) -> socket.socket:
     """A listening socket for the workers to share. socket.create_server would do, but its
     errors carry "(while attempting to bind ...)" into the one line `qa serve` prints."""
+    # IPv4 unless the address is IPv6, as socket.create_server: "localhost" may resolve to
+    # ::1 first, and a server reached at 127.0.0.1 must not then listen on IPv6 alone.
     family, kind, proto, _, address = socket.getaddrinfo(
-        host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+        host or None, port, family=socket.AF_INET6 if ":" in host else socket.AF_INET,
+        type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
     sock = socket.socket(family, kind, proto)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

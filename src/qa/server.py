@@ -55,8 +55,10 @@ def host_name(host_header: str) -> str:
     what follows the name is no port number ("localhost:99999"), which no host answers to."""
     h, port = host_header.strip().lower(), ""
     if h.startswith("["):  # [::1]:8000
-        h, _, port = h[1:].partition("]")
-        port = port.removeprefix(":")
+        h, bracket, rest = h[1:].partition("]")
+        if not bracket or (rest and not rest.startswith(":")):
+            return ""  # "[::1" or "[::1]8000": no Host at all
+        port = rest[1:]
     elif h.count(":") == 1:
         h, port = h.split(":", 1)
     if port and not (port.isascii() and port.isdigit() and int(port) <= 65535):
@@ -335,7 +337,7 @@ class Server:
             def handle_accept():
                 # The listening socket does not block: a connection a less busy worker took
                 # meanwhile is simply not there to accept.
-                workers.defer()
+                workers.defer(inner.socket)
                 accept()
 
             inner.handle_accept = handle_accept

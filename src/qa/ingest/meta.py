@@ -16,22 +16,22 @@ _DATE_ISO = re.compile(r"(?<!\d)((?:19|20)\d\d)-(\d\d)(?:-(\d\d))?(?!\d)")
 
 
 def _dates(text: str):
-    """Every date stated in the text, as (position, ISO date)."""
+    """Every date stated in the text, as (start, end, ISO date)."""
     for m in _DATE_ISO.finditer(text):
         y, mo, d = int(m.group(1)), int(m.group(2)), m.group(3)
         if 1 <= mo <= 12 and (d is None or 1 <= int(d) <= 31):
-            yield m.start(), f"{y:04d}-{mo:02d}" + (f"-{int(d):02d}" if d else "")
+            yield m.start(), m.end(), f"{y:04d}-{mo:02d}" + (f"-{int(d):02d}" if d else "")
     for m in _DATE_DMY.finditer(text):
         day, month, year = int(m.group(1)), month_number(m.group(2)), int(m.group(3))
         if 1 <= day <= 31:
-            yield m.start(), f"{year:04d}-{month:02d}-{day:02d}"
+            yield m.start(), m.end(), f"{year:04d}-{month:02d}-{day:02d}"
     for m in _DATE_NUM.finditer(text):
         day, month, year = int(m.group(1)), int(m.group(2)), int(m.group(3))
         year += 2000 if year < 100 else 0
         if 1 <= day <= 31 and 1 <= month <= 12 and 1990 <= year <= 2100:
-            yield m.start(), f"{year:04d}-{month:02d}-{day:02d}"
+            yield m.start(), m.end(), f"{year:04d}-{month:02d}-{day:02d}"
     for m in _DATE_MY.finditer(text):
-        yield m.start(), f"{int(m.group(2)):04d}-{month_number(m.group(1)):02d}"
+        yield m.start(), m.end(), f"{int(m.group(2)):04d}-{month_number(m.group(1)):02d}"
 
 
 # A date after one of these words is a deadline or a period ("by March 2019", "will open
@@ -44,8 +44,11 @@ def find_date(text: str, near: int = 0) -> str:
     """The date stated nearest after position `near` (a title), else nearest before, that is
     no deadline or period; the most precise where two start at one place ("23 May 2018"
     over "May 2018"). ISO, or ''."""
-    found = sorted(((at, iso) for at, iso in _dates(text)
-                    if not _TIMED.search(text[max(at - 30, 0):at])),
+    stated = list(_dates(text))
+    timed = [(a, b) for a, b, _ in stated if _TIMED.search(text[max(a - 30, 0):a])]
+    # "by 23 May 2027" holds "May 2027", which no "by" stands before: it goes with its date.
+    found = sorted(((a, iso) for a, b, iso in stated
+                    if not any(ta <= a and b <= tb for ta, tb in timed)),
                    key=lambda d: (d[0] < near, abs(d[0] - near), -len(d[1])))
     return found[0][1] if found else ""
 
@@ -82,7 +85,7 @@ def from_name(name: str) -> dict:
     stem = PurePosixPath(name).stem
     words = re.sub(r"[_+]+", " ", stem).strip()
     out = {}
-    found = sorted(_dates(words))
+    found = sorted((a, iso) for a, _, iso in _dates(words))
     if found:
         out["date"] = max((d for d in found if d[0] == found[0][0]), key=lambda d: len(d[1]))[1]
     kind = _kind_of(words)

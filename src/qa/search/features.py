@@ -53,9 +53,6 @@ class PassageCache:
                 frozenset(tokenize(p.section)), _heading_sentence(p, sents))
         return found
 
-    def sentences(self, pid: int) -> list[Sentence]:
-        return self.facts(pid).sentences
-
 
 @dataclass
 class Candidates:

@@ -18,12 +18,12 @@ def best_sentence(sents: list[Sentence], q_weights: dict[str, float], sims: np.n
     q_terms, weight = frozenset(q_weights), q_weights.__getitem__
     # A few sentences a passage: plain Python beats numpy's per-call cost here.
     share = [sum(map(weight, s.terms & q_terms)) / total for s in sents]
+    rows = [i for i in range(len(sents)) if i != heading] or list(range(len(sents)))
     if sims is None:
         score = share
-        if not share or max(share) <= 0:
-            return []
+        if not rows or max(share[i] for i in rows) <= 0:
+            return []  # no sentence but the heading shares a word: nothing to point at
     else:
         score = [dense_weight * c + (1 - dense_weight) * w for c, w in zip(sims.tolist(), share)]
-    rows = [i for i in range(len(score)) if i != heading] or list(range(len(score)))
     best = sents[max(rows, key=score.__getitem__)]
     return [[best.start, best.end]]

@@ -144,10 +144,8 @@ def current_name(index_dir: Path) -> str:
 def read_manifest(build: Path) -> dict:
     path = build / MANIFEST
     try:
-        manifest = json.loads(path.read_bytes().decode("utf-8"))
-    except FileNotFoundError:
-        raise
-    except (OSError, ValueError) as e:
+        manifest = json.loads(_read(path).decode("utf-8"))
+    except ValueError as e:
         raise IndexCorrupt(_rebuild(f"index file {path} is unreadable ({type(e).__name__})")) \
             from None
     if not isinstance(manifest, dict):
@@ -174,28 +172,34 @@ def read_segment(index_dir: Path, entry: dict) -> Segment:
 
 
 def _read(path: Path) -> bytes:
-    """A file of the index; FileNotFoundError as it is (a build collected meanwhile: see
-    load), any other failure to read (a folder in its place, no permission, an I/O error)
-    the one-line IndexCorrupt."""
+    with _opened(path) as f:
+        try:
+            return f.read()
+        except OSError as e:
+            raise _unreadable(path, e) from None
+
+
+def _opened(path: Path):
+    """A file of the index, open to read; FileNotFoundError as it is (a build collected
+    meanwhile: see load), any other failure (a folder in its place, no permission) the
+    one-line IndexCorrupt."""
     try:
-        return path.read_bytes()
+        return open(path, "rb")
     except FileNotFoundError:
         raise
     except OSError as e:
-        raise IndexCorrupt(_rebuild(f"cannot read index file {path} ({e.strerror})")) from None
+        raise _unreadable(path, e) from None
+
+
+def _unreadable(path: Path, e: OSError) -> IndexCorrupt:
+    return IndexCorrupt(_rebuild(f"cannot read index file {path} ({e.strerror})"))
 
 
 class _Held:
     """A shared lock on a build's manifest while it is read: garbage collection skips it."""
 
     def __init__(self, build: Path):
-        try:
-            self.f = open(build / MANIFEST, "rb")
-        except FileNotFoundError:
-            raise
-        except OSError as e:
-            raise IndexCorrupt(_rebuild(f"cannot read index file {build / MANIFEST} "
-                                        f"({e.strerror})")) from None
+        self.f = _opened(build / MANIFEST)
         fcntl.flock(self.f, fcntl.LOCK_SH)
 
     def __enter__(self):
