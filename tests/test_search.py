@@ -239,3 +239,14 @@ def test_a_passages_heading_is_not_its_answering_sentence(searcher):
             heading = facts.sentences[facts.heading]
             assert hit.highlights != [[heading.start, heading.end]], (question, hit.section)
     assert headed >= 5  # the questions reach passages that open with their heading
+
+
+def test_a_label_is_not_the_answering_sentence(searcher):
+    """A table row's label ("Stroke Care" before the row's targets) holds the question's word
+    and nothing else: one of the row's sentences is highlighted instead."""
+    hits = [h for h in searcher.search("what is the stroke model?").results
+            if "Stroke Care" in h.text]
+    assert hits, "the table row of stroke targets is among the results"
+    for hit in hits:
+        (a, b), = hit.highlights
+        assert len(hit.text[a:b].split()) > 2, hit.text[a:b]
