@@ -25,8 +25,10 @@ class PassageFacts:
     kinds: list[frozenset]    # for each sentence, the answer kinds it holds
     section: frozenset        # BM25 terms of its section headings
     # Its sentence that is only its section's heading ("4.5 Place Based Care", an HTML
-    # <h1>), if one is: it holds the question's words without answering anything.
+    # <h1>), if one is, and its labels (sentences of fewer than LABEL_WORDS words: "Stroke
+    # Care" opening a table row): they hold the question's words without answering anything.
     heading: int | None = None
+    labels: frozenset = frozenset()
 
 
 class PassageCache:
@@ -50,7 +52,9 @@ class PassageCache:
                                if answer_type.holds(k, p.text[x.start:x.end])) for x in sents]
             found = self._facts[pid] = PassageFacts(
                 sents, frozenset().union(*(x.terms for x in sents)), kinds,
-                frozenset(tokenize(p.section)), _heading_sentence(p, sents))
+                frozenset(tokenize(p.section)), _heading_sentence(p, sents),
+                frozenset(i for i, x in enumerate(sents)
+                          if sum("_" not in t for t in x.terms) < LABEL_WORDS))
         return found
 
 
@@ -88,6 +92,11 @@ class Candidates:
 
     def __len__(self) -> int:
         return len(self.ids)
+
+
+# Fewer distinct words than this (stop words aside; a sentence's terms hold word pairs too)
+# make a label, not a sentence.
+LABEL_WORDS = 3
 
 
 def _heading_sentence(p, sents: list[Sentence]) -> int | None:

@@ -252,7 +252,8 @@ class Searcher:
                    paper=p.paper, section=p.section, start=p.start, end=p.end, text=p.text,
                    page=p.page, page_end=p.page_end,
                    highlights=best_sentence(facts.sentences, q.weights, sims,
-                                            self.settings.highlight_dense_weight, heading))
+                                            self.settings.highlight_dense_weight, heading,
+                                            facts.labels))
 
 
 @per_object
