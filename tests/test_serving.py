@@ -342,13 +342,15 @@ def test_client_errors_leave_no_traceback(settings, cli_env, tmp_path):
 
 
 def test_worker_processes_share_keep_alive_clients(cli_env):
-    """`qa serve` with QA_WORKERS=2 and eight keep-alive clients arriving one after another:
-    each worker holds four. Left to whichever worker woke first, one often took most of them
-    and served them one at a time while the other stood idle."""
+    """`qa serve` with QA_WORKERS=2 and eight keep-alive clients connecting together: each
+    worker holds four. Left to whichever worker woke first, one often took most of them and
+    served them one at a time while the other stood idle."""
     proc, port = serve_process({"QA_WORKERS": "2", **cli_env}, subprocess.DEVNULL)
     clients = [http.client.HTTPConnection("127.0.0.1", port, timeout=30) for _ in range(8)]
     try:
         workers = _workers(proc, 2)
+        for c in clients:
+            c.connect()
         for c in clients:
             c.request("GET", "/api/search?q=stroke")
             answer = c.getresponse()
