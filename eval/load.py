@@ -89,6 +89,15 @@ class Client:
             self.conn = None
 
 
+def answers(base: str, qs: list[str]) -> dict:
+    """Each question's passage ids from one client alone: what every loaded answer must equal."""
+    client = Client(base)
+    try:
+        return {q: client.search(q=q)[2] for q in qs}
+    finally:
+        client.close()
+
+
 def percentile(times: list[float], p: float) -> float:
     times = sorted(times)
     return round(times[int(p * (len(times) - 1))], 2)
@@ -168,15 +177,18 @@ def ratios(base: str, qs: list[str], per_client: int, expected: dict) -> dict:
     """The served targets (issue 15) against bare encodes measured just before and after
     each: 1 client p50 <= 2 x, 4 clients p95 <= 5 x, a light client beside 8 heavy p50 <= 5 x."""
     out = {}
-    for name, measure, key in (
-            ("1 client p50", lambda: run(base, qs, 1, per_client, expected), "p50_ms"),
-            ("4 clients p95", lambda: run(base, qs, 4, per_client, expected), "p95_ms"),
-            ("4 at once p95", lambda: run(base, qs, 4, per_client, expected, True), "p95_ms"),
-            ("light beside 8 heavy p50", lambda: mixed(base, qs, 8, per_client), "light_p50_ms")):
+    for name, measure, key, target in (
+            ("1 client p50", lambda: run(base, qs, 1, per_client, expected), "p50_ms", 2),
+            ("4 clients p95", lambda: run(base, qs, 4, per_client, expected), "p95_ms", 5),
+            ("4 at once p95", lambda: run(base, qs, 4, per_client, expected, True), "p95_ms", 5),
+            ("light beside 8 heavy p50", lambda: mixed(base, qs, 8, per_client), "light_p50_ms",
+             5)):
         before = {f: encode_floor_ms(qs, f) for f in FLOORS}
         fig = measure()
         floors = {f: round((before[f] + encode_floor_ms(qs, f)) / 2, 2) for f in FLOORS}
-        out[name] = {**fig, "floor_ms": floors["onnx"], "ratio": round(fig[key] / floors["onnx"], 2),
+        # "ms" is the figure the target reads, whichever of the measure's it is.
+        out[name] = {**fig, "ms": fig[key], "target": target,
+                     "floor_ms": floors["onnx"], "ratio": round(fig[key] / floors["onnx"], 2),
                      "int8_floor_ms": floors["int8"],
                      "ratio_int8": round(fig[key] / floors["int8"], 2)}
     return out
@@ -258,9 +270,7 @@ def main() -> int:
     runs = []
     try:
         qs = questions(Path(args.questions))
-        first = Client(base)
-        expected = {q: first.search(q=q)[2] for q in qs}
-        first.close()
+        expected = answers(base, qs)
         for _ in range(args.repeat):
             if args.ratios:
                 runs.append({"ratios": ratios(base, qs, args.requests, expected)})
@@ -279,13 +289,13 @@ def main() -> int:
         if "ratios" in r:
             print(f"{'served target':<28}{'ms':>8}{'onnx floor':>12}{'ratio':>8}{'target':>8}"
                   f"{'bad':>5}{'int8 floor':>12}{'ratio':>7}")
-            for (name, f), target in zip(r["ratios"].items(), (2, 5, 5, 5)):
-                ms = f.get("p95_ms") if "p95" in name else f.get("p50_ms", f.get("light_p50_ms"))
+            for name, f in r["ratios"].items():
                 errs = f.get("errors_or_mismatches", f.get("light_errors", 0) + f.get(
                     "heavy_errors", 0))
                 bad += errs
-                print(f"{name:<28}{ms:>8.1f}{f['floor_ms']:>12.2f}{f['ratio']:>8.2f}"
-                      f"{target:>8}{errs:>5}{f['int8_floor_ms']:>12.2f}{f['ratio_int8']:>7.2f}")
+                print(f"{name:<28}{f['ms']:>8.1f}{f['floor_ms']:>12.2f}{f['ratio']:>8.2f}"
+                      f"{f['target']:>8}{errs:>5}{f['int8_floor_ms']:>12.2f}"
+                      f"{f['ratio_int8']:>7.2f}")
             continue
         print(f"{'clients':>8}{'requests':>10}{'p50 ms':>10}{'p95 ms':>10}{'req/s':>10}{'bad':>6}")
         for c in r["clients"]:

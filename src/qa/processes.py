@@ -86,11 +86,10 @@ def fork_workers(count: int, heavy_slots: int, listener: socket.socket, make, ur
             children.append(pid)
         print(f"planqa: serving on {url} with {count} processes", flush=True)
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-        # Any worker's end is the server's: one killed (the OOM killer) or failed would leave
-        # its share of the connections, and any heavy-lane slot it held, lost, so the rest stop
-        # too and a supervisor sees a failure to restart.
-        # A worker ends of itself only when killed or failed (Ctrl-C reaches this process too,
-        # and stops it here first), so even one that ended cleanly (`kill` of it) is a failure.
+        # Any worker's end is the server's: one killed (the OOM killer, an operator's `kill`)
+        # or failed would leave its share of the connections, and any heavy-lane slot it held,
+        # lost, so the rest stop too and a supervisor sees a failure to restart. Ctrl-C reaches
+        # this process too and stops it here first, so no worker's end is an orderly one.
         pid, status = os.wait()
         how = _how(os.waitstatus_to_exitcode(status))
         raise ServeError(f"server process {pid} ended {how}: stopping the others")

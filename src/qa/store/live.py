@@ -100,22 +100,19 @@ class Live:
                     current_name(self.settings.index_dir) == served.index.path.name:
                 return False
             index = Index.load(self.settings.index_dir)
-            if "encoder" in index.built_otherwise(self.settings):
-                # Its passages' vectors and this server's question vectors would come from two
-                # encoders (a build run with another QA_ENCODER): they match less well.
-                raise _OtherEncoder(
-                    f"the new one, {index.path.name}, was encoded by "
-                    f"{index.manifest.get('encoder')}, this server encodes questions by "
-                    f"{fingerprint(self.settings)['encoder']}; restart the server with that "
-                    f"encoder (QA_ENCODER) or build again with this one")
             new = Searcher(index, self.settings, encoder=served.encoder, synonyms=served.synonyms)
-        except _OtherEncoder as e:
-            self._log(f"planqa: keeping index {_name(served)}: {e}")
-            del index
-            _give_back_memory()
-            return False
         except IndexError_ as e:
             self._log(f"planqa: keeping index {_name(served)}: the new one cannot be loaded ({e})")
+            return False
+        if "encoder" in index.built_otherwise(self.settings):
+            # Its passages' vectors and this server's question vectors would come from two
+            # encoders (a build run with another QA_ENCODER): they match less well.
+            self._log(f"planqa: keeping index {_name(served)}: the new one, {index.path.name}, "
+                      f"was encoded by {index.manifest.get('encoder')}, this server encodes "
+                      f"questions by {fingerprint(self.settings)['encoder']}; restart the "
+                      f"server with that encoder (QA_ENCODER) or build again with this one")
+            del index, new
+            _give_back_memory()
             return False
         self._searcher = new  # one reference swapped: the next request gets the new index
         self.switched_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
@@ -125,10 +122,6 @@ class Live:
         del served, index, new
         _give_back_memory()
         return True
-
-
-class _OtherEncoder(Exception):
-    """A new build whose vectors another encoder made than the server's questions'."""
 
 
 def _give_back_memory() -> None:
