@@ -5,7 +5,8 @@ body, date, section, page) live in the Hit alone.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
+from functools import lru_cache
 
 from .bm25 import words
 
@@ -21,7 +22,9 @@ class Answer:
     also_in: list[int]
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        # By hand, as SearchResult.to_dict: asdict deep-copies each field.
+        return {"rank": self.rank, "start": self.start, "end": self.end, "quote": self.quote,
+                "also_in": list(self.also_in)}
 
 
 def sentence_of(hit) -> tuple[int, int, str] | None:
@@ -33,9 +36,16 @@ def sentence_of(hit) -> tuple[int, int, str] | None:
     return start, end, " ".join(hit.text[start:end].split())
 
 
+# Sentences of the plans, not questions: the same few thousand are quoted again and again,
+# and stemming each hit's sentence anew was most of the answer box's time (about 0.05 ms).
+@lru_cache(maxsize=1 << 14)
+def _sentence_words(sentence: str) -> frozenset[str]:
+    return frozenset(words(sentence))
+
+
 def _held(question: set[str], hit) -> set[str]:
     found = sentence_of(hit)
-    return question & set(words(found[2])) if found else set()
+    return question & _sentence_words(found[2]) if found else set()
 
 
 def answer_of(result) -> Answer | None:
