@@ -226,6 +226,18 @@ def fixed(prep: list[Prepared], s: Settings) -> dict:
     return {p.id: metrics(p, s) for p in prep if p.needles}
 
 
+def paired(base: dict, other: dict, metric: str = "ndcg@10", draws: int = 10_000) -> dict:
+    """How often `other` beats `base` question by question, and a bootstrap 95% interval of
+    the mean difference: a gain whose interval holds 0 is not a clear one."""
+    ids = sorted(base)
+    d = np.array([other[i][metric] - base[i][metric] for i in ids])
+    rng = np.random.default_rng(0)
+    means = d[rng.integers(0, len(d), (draws, len(d)))].mean(1)
+    return {"better": int((d > 0).sum()), "worse": int((d < 0).sum()),
+            "mean": round(float(d.mean()), 4),
+            "ci95": [round(float(x), 4) for x in np.percentile(means, [2.5, 97.5])]}
+
+
 def fmt(name: str, r: dict) -> str:
     o = r["overall"]
     kinds = " ".join(f"{k[:5]}={v['hit@5']:.2f}" for k, v in r["by_kind"].items())
@@ -238,6 +250,11 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("questions", nargs="?", default=str(ROOT / "eval" / "dev.jsonl"))
     ap.add_argument("--json", help="write the figures here")
+    ap.add_argument("--skip", default="", help="levers left at the release's setting, "
+                    "comma-separated (one whose cost is not in nDCG: 'expansion' encodes twice)")
+    ap.add_argument("--per-question", help="write each question's out-of-fold metrics here")
+    ap.add_argument("--against", help="compare question by question with such a file "
+                    "(another index's or encoder's run)")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
     base = Settings.from_env(ranker="plain", synonym_weight=0.0, also_weight=0.0, expansion="off",
@@ -247,7 +264,8 @@ def main(argv=None) -> int:
     print(f"prepared {len(prep)} questions in {time.perf_counter() - t0:.0f} s")
     counter = [0]
     out = {"rows": {}}
-    r = report(fixed(prep, base), prep)
+    best_rows = fixed(prep, base)
+    r = report(best_rows, prep)
     counter[0] += 1
     out["rows"]["release (no levers)"] = r
     print(fmt("release (no levers)", r))
@@ -255,7 +273,12 @@ def main(argv=None) -> int:
     kept: dict = {}
     chosen = [base] * FOLDS
     best = r["overall"]["ndcg@10"]
+    skip = set(filter(None, args.skip.split(",")))
+    if skip - set(LEVERS):
+        ap.error(f"unknown lever(s): {', '.join(sorted(skip - set(LEVERS)))}")
     for name, values in LEVERS.items():
+        if name in skip:
+            continue
         rows, trial = cross_validate(prep, base, {**kept, name: values}, counter)
         label = f"+ {name} (CV)"
         out["rows"][label] = r = report(rows, prep)
@@ -264,6 +287,7 @@ def main(argv=None) -> int:
         print(fmt(label, r), " chosen:", r["chosen"], "kept" if r["kept"] else "dropped")
         if r["kept"]:
             kept[name], chosen, best = values, trial, r["overall"]["ndcg@10"]
+            best_rows = rows
     out["silence"] = cross_validate_silence(prep, chosen, counter)
     print("no-answer (CV):", out["silence"])
     # What ships: the kept levers and the thresholds chosen the same way on every question.
@@ -275,6 +299,11 @@ def main(argv=None) -> int:
     out["settings_tried"] = counter[0]
     print(f"settings tried: {counter[0]} (each scored over the training folds' questions); "
           f"{time.perf_counter() - t0:.0f} s")
+    if args.per_question:
+        Path(args.per_question).write_text(json.dumps(best_rows))
+    if args.against:
+        out["against"] = paired(json.loads(Path(args.against).read_text()), best_rows)
+        print(f"against {args.against}, question by question (nDCG@10):", out["against"])
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=1))
     return 0

@@ -64,18 +64,6 @@ def fit_lambdarank(x, y, groups):
     return m
 
 
-def paired(base: dict, other: dict, metric: str = "ndcg@10", draws: int = 10_000) -> dict:
-    """How often `other` beats `base` question by question, and a bootstrap 95% interval of
-    the mean difference: a gain whose interval holds 0 is not a clear one."""
-    ids = sorted(base)
-    d = np.array([other[i][metric] - base[i][metric] for i in ids])
-    rng = np.random.default_rng(0)
-    means = d[rng.integers(0, len(d), (draws, len(d)))].mean(1)
-    return {"better": int((d > 0).sum()), "worse": int((d < 0).sum()),
-            "mean": round(float(d.mean()), 4),
-            "ci95": [round(float(x), 4) for x in np.percentile(means, [2.5, 97.5])]}
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("questions", nargs="?", default=str(cv.ROOT / "eval" / "dev.jsonl"))
@@ -120,7 +108,7 @@ def main(argv=None) -> int:
     for name, r in results.items():
         print(cv.fmt(f"{name} (out of fold)", r))
     for name in learners:
-        results[name]["against_plain"] = paired(plain, per_question[name])
+        results[name]["against_plain"] = cv.paired(plain, per_question[name])
         print(f"{name} against plain, question by question (nDCG@10): "
               f"{results[name]['against_plain']}")
     (cv.ROOT / "eval" / "results" / "train_ranker.json").write_text(json.dumps(results, indent=1))
