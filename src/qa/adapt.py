@@ -59,7 +59,9 @@ def export(model_dir: Path, target: Path) -> None:
     and output: what qa.quantize turns into the int8 model."""
     import torch
     from transformers import AutoModel
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()  # a bar for loading 22 MB would only be noise
     bert = AutoModel.from_pretrained(str(model_dir)).eval()
     apply(bert)
 

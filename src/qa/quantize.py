@@ -55,7 +55,13 @@ def int8_model(source: Path, cache: Path | None = None, again: bool = False) -> 
 
 def _kept(source: Path, target: Path, again: bool) -> Path:
     if again or not target.is_file():
-        _derive(source, target)
+        # In a process of its own: the export loads torch and the float32 model (a peak of
+        # 1.3 GB), which a server would otherwise hold for as long as it runs.
+        from concurrent.futures import ProcessPoolExecutor
+        from multiprocessing import get_context
+
+        with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
+            pool.submit(_derive, source, target).result()
     return target
 
 
