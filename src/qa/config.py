@@ -123,13 +123,14 @@ OPTIONS: tuple[Option, ...] = (
            number(0.001, 100_000)),
     Option("model", "QA_MODEL", DEFAULT_MODEL,
            "sentence-transformers model that embeds passages and questions"),
-    # "int8" and "onnx" run the packaged export of the default model (a fraction of a second
-    # to load, once int8's model is made; fast questions); "torch" runs sentence-transformers
-    # and is the only choice for a model named by QA_MODEL.
+    # "int8" runs the default model adapted (qa.adapt) in onnxruntime (a fraction of a second
+    # to load, once its model is made; fast questions); "torch" runs sentence-transformers,
+    # the default model adapted too, and is the only choice for a model named by QA_MODEL.
     Option("encoder", "QA_ENCODER", "auto",
-           "how the model runs: int8 (the packaged ONNX model with int8 arithmetic, derived "
-           "once into QA_CACHE), onnx (that model as shipped: float32 arithmetic), torch, or "
-           "auto (int8 for the default model)",
+           "how the model runs: int8 (the packaged model with the shipped adapter, int8 "
+           "arithmetic, derived once into QA_CACHE), torch (float32; for the default model "
+           "adapted too), onnx (the packaged ONNX export as shipped, not adapted: float32 "
+           "arithmetic, for comparison), or auto (int8 for the default model)",
            choice(*ENCODERS)),
     Option("cache_dir", "QA_CACHE", default_cache_dir,
            "folder for what planqa makes once and keeps: the int8 model, 23 MB (default: "
@@ -212,15 +213,16 @@ _FIXED = [
     ("highlight_dense_weight", float, field(default=0.7)),
     # BM25 weight of the vocabulary's expansions, against 1 for the asker's own words: of
     # phrases the plans never use, and of phrases they use too.
-    # Chosen by eval/cv.py (5-fold CV on the dev set).
-    ("synonym_weight", float, field(default=0.7)),
+    # Chosen by eval/cv.py (5-fold CV on the dev set; 1.0 in four folds since the adapter).
+    ("synonym_weight", float, field(default=1.0)),
     ("also_weight", float, field(default=0.2)),
     # How the dense side uses the question reworded in the plans' words: the better of the
-    # two matches (max), their mean (blend), or not at all (off: each lost nDCG out of fold).
+    # two matches (max), their mean (blend), or not at all (off). With the adapter, blend
+    # gained 0.001 nDCG out of fold for a second encode of two questions in three: off.
     ("expansion", str, field(default="off")),
     # Lift of a passage whose sentence holds what the question asks for, near its words
-    # (chosen by eval/cv.py: 0.05-0.1 in every fold, +0.003 nDCG out of fold).
-    ("answer_weight", float, field(default=0.1)),
+    # (chosen by eval/cv.py: 0.1-0.2 in every fold, +0.002 nDCG out of fold).
+    ("answer_weight", float, field(default=0.2)),
     # Score taken off a passage for each passage of its document ranked above it (0: each
     # value tried lost nDCG out of fold).
     ("diversity", float, field(default=0.0)),
