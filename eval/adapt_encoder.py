@@ -8,15 +8,17 @@ and QA_SYNONYMS's lines) only, never from questions:
 - lay: a plan's sentence holding a term of a vocabulary line, that term put in another of the
   line's wordings (a lay one first), and the passage it came from;
 - phrase: a vocabulary line's two wordings.
-In-batch negatives (the other passages of a batch of 32; one passage at most once a batch),
-loss both ways, one pass, AdamW, warm-up over the first tenth. Only the adapter's matrices
-train (rank 16 on each query, key, value and dense layer of the six transformer layers); the
-packaged weights stay. Seeded (`--seed`; round 6 in eval/README.md gives a second seed's figures).
+In-batch negatives (the other passages of a batch of 32; a pair whose passage is already in
+the batch is left out, about 1%), loss both ways, one pass, AdamW, warm-up over the first
+tenth. Only the adapter's matrices train (rank 16 on each query, key, value and dense layer of
+the six transformer layers); the packaged weights stay. Seeded (`--seed`; round 6 in
+eval/README.md gives a second seed's figures).
 
     PYTHONPATH=src python eval/adapt_encoder.py [--out src/qa/data/adapter.npz]
 
-About 15 minutes on two cores. Then rebuild the index (`qa build`; `qa serve` does it by
-itself, the encoder's fingerprint having changed) and re-run eval/cv.py.
+About 14 minutes on two cores, from a source checkout (eval/ is not in the wheel). Then
+rebuild the index (`qa build`; `qa serve` does it by itself, the encoder's fingerprint having
+changed) and re-run eval/cv.py.
 """
 from __future__ import annotations
 
@@ -33,10 +35,10 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from qa.chunk import SECTION_SEP  # noqa: E402
 from qa.config import Settings  # noqa: E402
-from qa.embed import _packaged_model_dir  # noqa: E402
+from qa.embed import packaged_model_dir  # noqa: E402
 from qa.sentences import sentence_spans  # noqa: E402
 from qa.store.index import Index, indexed_text  # noqa: E402
-from qa.synonyms import Synonyms, _tokens  # noqa: E402
+from qa.synonyms import Synonyms, tokens  # noqa: E402
 
 SEED = 13
 BATCH = 32
@@ -61,7 +63,7 @@ def passage_pairs(index: Index, vocabulary: Synonyms,
         if len(h.split()) >= 2 and h.lower() not in headings:
             headings.add(h.lower())
             pairs.append((h, i, texts[i]))
-    toks = [_tokens(t) for t in texts]
+    toks = [tokens(t) for t in texts]
     words = [tuple(w for _, _, w in tk) for tk in toks]
     for source, target in vocabulary_pairs(vocabulary, rng):
         key, n = target[1], len(target[1])
@@ -95,7 +97,7 @@ def train(items: list[tuple[str, str, int]], rng: random.Random, lr: float, seed
     from sentence_transformers import SentenceTransformer
 
     torch.manual_seed(seed)
-    model = SentenceTransformer(str(_packaged_model_dir()), device="cpu")
+    model = SentenceTransformer(str(packaged_model_dir()), device="cpu")
     for p in model.parameters():
         p.requires_grad_(False)
     bert = model[0].auto_model

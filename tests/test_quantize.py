@@ -22,15 +22,15 @@ def _sha(path: Path) -> str:
 
 
 def test_the_int8_model_is_made_once_the_same_every_time(tmp_path):
-    first = quantize.int8_model(embed._packaged_model_dir(), tmp_path / "a")
-    second = quantize.int8_model(embed._packaged_model_dir(), tmp_path / "b")
+    first = quantize.int8_model(embed.packaged_model_dir(), tmp_path / "a")
+    second = quantize.int8_model(embed.packaged_model_dir(), tmp_path / "b")
     assert first == tmp_path / "a" / quantize.model_name() and second.parent == tmp_path / "b"
     # The index's fingerprint names the file, not its bytes: they must not vary by run.
     assert _sha(first) == _sha(second)
     ops = {n.op_type for n in onnx.load(str(first)).graph.node}
     assert "MatMulInteger" in ops and "SkipLayerNormalization" in ops  # int8, and fused
     made = first.stat().st_mtime_ns
-    assert quantize.int8_model(embed._packaged_model_dir(), tmp_path / "a") == first
+    assert quantize.int8_model(embed.packaged_model_dir(), tmp_path / "a") == first
     assert first.stat().st_mtime_ns == made  # kept, not made again
     assert [p.name for p in first.parent.iterdir()] == [first.name]  # no leftovers
 
@@ -39,7 +39,7 @@ def test_an_unwritable_cache_falls_back_to_a_private_temporary_folder(tmp_path, 
     blocked = tmp_path / "a file"
     blocked.write_text("")  # a cache folder under a file cannot be made, even by root
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
-    path = quantize.int8_model(embed._packaged_model_dir(), blocked / "cache")
+    path = quantize.int8_model(embed.packaged_model_dir(), blocked / "cache")
     assert path == tmp_path / f"planqa-{os.getuid()}" / quantize.model_name()
     assert path.is_file() and path.parent.stat().st_mode & 0o777 == 0o700
 
@@ -53,13 +53,13 @@ def test_a_temporary_folder_others_can_write_to_is_not_trusted(tmp_path, monkeyp
     (shared / quantize.model_name()).write_bytes(b"planted")
     blocked = tmp_path / "a file"
     blocked.write_text("")
-    path = quantize.int8_model(embed._packaged_model_dir(), blocked / "cache")
+    path = quantize.int8_model(embed.packaged_model_dir(), blocked / "cache")
     assert path.parent != shared and path.parent.parent == tmp_path
     assert path.read_bytes() != b"planted"
 
 
 def test_a_kept_model_that_does_not_load_is_made_again(tmp_path):
-    kept = quantize.int8_model(embed._packaged_model_dir(), tmp_path)
+    kept = quantize.int8_model(embed.packaged_model_dir(), tmp_path)
     good = _sha(kept)
     kept.write_bytes(kept.read_bytes()[:1000])  # cut short
     enc = embed.get_encoder(encoder="int8", cache=tmp_path)
@@ -108,3 +108,26 @@ def test_the_adapter_brings_the_vocabularys_wordings_together():
     packaged = cosines_and_ranks(embed.get_encoder(encoder="onnx"))
     assert adapted[0] > packaged[0] + 0.02 and adapted[1] < 0.85 * packaged[1], (adapted,
                                                                                  packaged)
+
+
+def test_a_texts_int8_vector_does_not_depend_on_its_batch():
+    # int8 scales a product by its whole input's range: batched with longer texts and their
+    # padding, a question would get another vector than alone, and than the passages had.
+    enc = embed.get_encoder(encoder="int8")
+    together = enc.encode(QUESTIONS + ["a far longer passage " * 30])
+    for q, v in zip(QUESTIONS, together):
+        assert np.array_equal(enc.encode([q])[0], v)
+
+
+def test_the_encoder_and_its_adapter_are_part_of_the_index_fingerprint():
+    from qa import adapt
+    from qa.config import Settings
+    from qa.store.segment import fingerprint
+
+    int8 = fingerprint(Settings.from_env(env={"QA_ENCODER": "int8"}))
+    assert int8 == fingerprint(Settings.from_env(env={"QA_ENCODER": "auto"}))
+    assert int8["encoder"] == f"int8/{quantize.model_name()}"
+    assert adapt.digest() in quantize.model_name()
+    torch = fingerprint(Settings.from_env(env={"QA_ENCODER": "torch"}))["encoder"]
+    assert torch == f"torch/adapted-{adapt.digest()}"
+    assert fingerprint(Settings.from_env(env={"QA_ENCODER": "onnx"}))["encoder"] == "onnx"

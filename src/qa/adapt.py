@@ -7,15 +7,15 @@ the corpus and the vocabulary alone, never from questions: a plan's sentence and
 its passage, a section heading and its passage, a plan's sentence with its professional term
 put in the vocabulary's lay words and that passage, and each vocabulary line's two wordings.
 The update ships in data/adapter.npz (two small matrices a layer, 1.3 MB) and is added to the
-packaged weights here; what it gained, out of fold, is in eval/README.md ("Round 6").
+packaged weights here (qa.quantize exports the result for the int8 encoder; the torch encoder
+adds it on loading); what it gained, out of fold, is in eval/README.md ("Round 6").
 """
 from __future__ import annotations
 
 import hashlib
-import warnings
+import io
 from functools import lru_cache
 from importlib import resources
-from pathlib import Path
 
 import numpy as np
 
@@ -35,8 +35,6 @@ def digest() -> str:
 
 def deltas() -> dict[str, np.ndarray]:
     """Each adapted layer's change of weights (out x in), by its name in the BERT model."""
-    import io
-
     with np.load(io.BytesIO(_adapter_bytes())) as z:
         scale = float(z["scale"])
         names = sorted(k[:-2] for k in z.files if k.endswith(".A"))
@@ -52,36 +50,3 @@ def apply(bert) -> None:
         for name, delta in deltas().items():
             weight = bert.get_submodule(name).weight
             weight += torch.from_numpy(delta).to(weight.dtype)
-
-
-def export(model_dir: Path, target: Path) -> None:
-    """The adapted model as ONNX (float32, token states out), as the packaged export's inputs
-    and output: what qa.quantize turns into the int8 model."""
-    import torch
-    from transformers import AutoModel
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.disable_progress_bar()  # a bar for loading 22 MB would only be noise
-    bert = AutoModel.from_pretrained(str(model_dir)).eval()
-    apply(bert)
-
-    class States(torch.nn.Module):  # the export wants tensors in and out, not a model output
-        def __init__(self):
-            super().__init__()
-            self.bert = bert
-
-        def forward(self, input_ids, attention_mask, token_type_ids):
-            return self.bert(input_ids=input_ids, attention_mask=attention_mask,
-                             token_type_ids=token_type_ids).last_hidden_state
-
-    ids = torch.ones(1, 8, dtype=torch.long)
-    axes = {0: "batch", 1: "tokens"}
-    names = ["input_ids", "attention_mask", "token_type_ids"]
-    # The tracer warns of branches on shapes that it fixes: none of them depends on the input's
-    # size with an attention mask given, which the encoder always passes.
-    with torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(States(), (ids, ids, torch.zeros_like(ids)), str(target),
-                          input_names=names, output_names=["last_hidden_state"],
-                          dynamic_axes={n: axes for n in [*names, "last_hidden_state"]},
-                          opset_version=17, dynamo=False)

