@@ -18,7 +18,8 @@ eval/README.md gives a second seed's figures).
 
 About 14 minutes on two cores, from a source checkout (eval/ is not in the wheel). Then
 rebuild the index (`qa build`; `qa serve` does it by itself, the encoder's fingerprint having
-changed) and re-run eval/cv.py.
+changed) and re-run eval/cv.py. An adapter written elsewhere (`--out`) is used with
+QA_ADAPTER=FILE.
 """
 from __future__ import annotations
 

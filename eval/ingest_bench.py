@@ -157,7 +157,7 @@ def main() -> int:
         print(f"{r['reader']:<44}{r['ms_per_page']:>9}  {r['boilerplate_left']:<16}  "
               f"{r['content_kept']:<21}  {r['headings']}")
     fig = pdf_figures(settings, get_encoder(settings.model, settings.encoder,
-                                            cache=settings.cache_dir))
+                                            cache=settings.cache_dir, adapter=settings.adapter))
     print()
     for name, value, ratio in pdf_rows(fig):
         print(f"{name:<44}{value:>22}  {ratio}")

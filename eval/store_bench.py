@@ -208,7 +208,7 @@ def index_memory_mb(env: dict) -> float:
     code = ("import sys; sys.path.insert(0, 'eval'); from store_bench import _rss_mb; import os;"
             "from qa.search import Searcher; from qa.config import Settings;"
             "from qa.embed import get_encoder; from qa.store import Index;"
-            "s = Settings.from_env(); e = get_encoder(s.model, s.encoder, cache=s.cache_dir); e.encode(['x']);"
+            "s = Settings.from_env(); e = get_encoder(s.model, s.encoder, cache=s.cache_dir, adapter=s.adapter); e.encode(['x']);"
             "import faiss, flask; a = _rss_mb(os.getpid());"
             "Searcher(Index.load(s.index_dir), s, e).search('stroke', k=10);"
             "print(_rss_mb(os.getpid()) - a)")

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import onnx
+import pytest
 
 from qa import embed, quantize
 from qa.config import default_cache_dir
@@ -127,7 +128,26 @@ def test_the_encoder_and_its_adapter_are_part_of_the_index_fingerprint():
     int8 = fingerprint(Settings.from_env(env={"QA_ENCODER": "int8"}))
     assert int8 == fingerprint(Settings.from_env(env={"QA_ENCODER": "auto"}))
     assert int8["encoder"] == f"int8/{quantize.model_name()}"
-    assert adapt.digest() in quantize.model_name()
+    assert adapt.tag().startswith("adapted-") and adapt.tag() in quantize.model_name()
     torch = fingerprint(Settings.from_env(env={"QA_ENCODER": "torch"}))["encoder"]
-    assert torch == f"torch/adapted-{adapt.digest()}"
+    assert torch == f"torch/{adapt.tag()}"
     assert fingerprint(Settings.from_env(env={"QA_ENCODER": "onnx"}))["encoder"] == "onnx"
+    plain = fingerprint(Settings.from_env(env={"QA_ADAPTER": "none"}))["encoder"]
+    assert plain != int8["encoder"] and "packaged" in plain
+
+
+def test_an_adapter_of_ones_own_or_none(tmp_path):
+    from qa.config import Settings, SettingsError
+
+    # none: the packaged model as it is, in int8: close to the packaged float32 export
+    plain = embed.get_encoder(encoder="int8", cache=tmp_path, adapter="none")
+    cos = (plain.encode(QUESTIONS) * embed.get_encoder(encoder="onnx").encode(QUESTIONS)).sum(1)
+    assert cos.min() > 0.98
+    # a file that is no adapter is a one-line error, at start-up or when the model is made
+    with pytest.raises(SettingsError, match="QA_ADAPTER"):
+        Settings.from_env(env={"QA_ADAPTER": str(tmp_path / "missing.npz")})
+    bogus = tmp_path / "bogus.npz"
+    bogus.write_bytes(b"not an adapter")
+    assert Settings.from_env(env={"QA_ADAPTER": str(bogus)}).adapter == str(bogus)
+    with pytest.raises(embed.ModelError, match="not an adapter"):
+        embed.get_encoder(encoder="int8", cache=tmp_path, adapter=str(bogus))

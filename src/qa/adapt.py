@@ -20,33 +20,49 @@ from importlib import resources
 import numpy as np
 
 ADAPTER = "data/adapter.npz"
+SHIPPED, NONE = "shipped", "none"  # QA_ADAPTER's words; any other value is a file's path
 
 
-def _adapter_bytes() -> bytes:
-    return resources.files("qa").joinpath(ADAPTER).read_bytes()
+def _adapter_bytes(adapter: str) -> bytes:
+    if adapter == SHIPPED:
+        return resources.files("qa").joinpath(ADAPTER).read_bytes()
+    with open(adapter, "rb") as f:
+        return f.read()
 
 
-@lru_cache(maxsize=1)
-def digest() -> str:
-    """Names the adapter in the derived model's file name, so a new adapter makes a new file
-    and a new index fingerprint rather than passages and questions encoded apart."""
-    return hashlib.sha256(_adapter_bytes()).hexdigest()[:12]
+@lru_cache(maxsize=4)
+def tag(adapter: str = SHIPPED) -> str:
+    """Names the adapter in the derived model's file name and the index's fingerprint, so a
+    new adapter makes a new file and a rebuilt index rather than passages and questions
+    encoded apart."""
+    if adapter == NONE:
+        return "packaged"
+    return "adapted-" + hashlib.sha256(_adapter_bytes(adapter)).hexdigest()[:12]
 
 
-def deltas() -> dict[str, np.ndarray]:
+def deltas(adapter: str = SHIPPED) -> dict[str, np.ndarray]:
     """Each adapted layer's change of weights (out x in), by its name in the BERT model."""
-    with np.load(io.BytesIO(_adapter_bytes())) as z:
-        scale = float(z["scale"])
-        names = sorted(k[:-2] for k in z.files if k.endswith(".A"))
-        return {n: (z[n + ".B"].astype(np.float32) @ z[n + ".A"].astype(np.float32)) * scale
-                for n in names}
+    if adapter == NONE:
+        return {}
+    try:
+        with np.load(io.BytesIO(_adapter_bytes(adapter))) as z:
+            scale = float(z["scale"])
+            names = sorted(k[:-2] for k in z.files if k.endswith(".A"))
+            return {n: (z[n + ".B"].astype(np.float32) @ z[n + ".A"].astype(np.float32)) * scale
+                    for n in names}
+    except (OSError, ValueError, KeyError) as e:  # not an .npz, or not one of adapt_encoder's
+        raise ValueError(f"{adapter} is not an adapter made by eval/adapt_encoder.py "
+                         f"(QA_ADAPTER): {e}") from None
 
 
-def apply(bert) -> None:
+def apply(bert, adapter: str = SHIPPED) -> None:
     """Adds the adapter to a transformers BERT model's weights, in place."""
     import torch
 
     with torch.no_grad():
-        for name, delta in deltas().items():
+        for name, delta in deltas(adapter).items():
             weight = bert.get_submodule(name).weight
+            if weight.shape != delta.shape:
+                raise ValueError(f"{adapter}: layer {name} is {tuple(delta.shape)}, the model's "
+                                 f"{tuple(weight.shape)} (QA_ADAPTER)")
             weight += torch.from_numpy(delta).to(weight.dtype)

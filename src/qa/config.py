@@ -85,6 +85,15 @@ def number(lo: float, hi: float) -> Callable[[str], float]:
     return parse
 
 
+def adapter(value: str) -> str:
+    if value in ("shipped", "none"):
+        return value
+    p = Path(value).expanduser()
+    if not p.is_file():
+        raise ValueError(f"must be shipped, none, or an adapter file ({p} is no file)")
+    return str(p.resolve())
+
+
 def public_url(value: str) -> str:
     if not re.fullmatch(r"https?://[^/\s?#]+(/[^\s?#]*)?", value):
         raise ValueError("must be an http or https address, e.g. https://plans.example.org")
@@ -132,6 +141,10 @@ OPTIONS: tuple[Option, ...] = (
            "adapted too), onnx (the packaged ONNX export as shipped, not adapted: float32 "
            "arithmetic, for comparison), or auto (int8 for the default model)",
            choice(*ENCODERS)),
+    Option("adapter", "QA_ADAPTER", "shipped",
+           "the encoder's adapter (qa.adapt): shipped (trained on the plans in corpus/), none "
+           "(the packaged model as it is), or a file made by eval/adapt_encoder.py on your "
+           "own papers", adapter),
     Option("cache_dir", "QA_CACHE", default_cache_dir,
            "folder for what planqa makes once and keeps: the int8 model, 23 MB (default: "
            "$XDG_CACHE_HOME/planqa or ~/.cache/planqa)", path),

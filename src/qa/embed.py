@@ -117,7 +117,7 @@ class OnnxEncoder:
 class TorchEncoder:
     backend = "torch"
 
-    def __init__(self, model: str, adapted: bool = False):
+    def __init__(self, model: str, adapter: str | None = None):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         from sentence_transformers import SentenceTransformer  # 9 s import: only here
@@ -126,10 +126,13 @@ class TorchEncoder:
             self.model = SentenceTransformer(model, device="cpu")
         except Exception as e:  # the library raises many kinds for a missing or broken model
             raise ModelError(f"cannot load embedding model {model!r}: {e}") from e
-        if adapted:
+        if adapter is not None:  # the default model, with its adapter (qa.adapt)
             from . import adapt
 
-            adapt.apply(self.model[0].auto_model)
+            try:
+                adapt.apply(self.model[0].auto_model, adapter)
+            except ValueError as e:
+                raise ModelError(str(e)) from None
         # sentence-transformers 5 renamed the method; 3 and 4 have only the old name.
         dim = (getattr(self.model, "get_embedding_dimension", None)
                or self.model.get_sentence_embedding_dimension)
@@ -246,31 +249,32 @@ def resolve_backend(model: str, encoder: str) -> str:
     return "int8" if encoder == "auto" else encoder
 
 
-def encoder_id(model: str, encoder: str) -> str:
+def encoder_id(model: str, encoder: str, adapter: str = "shipped") -> str:
     """What an index's vectors depend on: the backend; for int8 the derived file's name, which
     changes with the adapter and the quantizer that make it; for torch, the adapter."""
     backend = resolve_backend(model, encoder)
     if backend == "int8":
         from .quantize import model_name
 
-        return f"int8/{model_name()}"
+        return f"int8/{model_name(adapter)}"
     if backend == "torch" and model == DEFAULT_MODEL:
-        from .adapt import digest
+        from .adapt import tag
 
-        return f"torch/adapted-{digest()}"
+        return f"torch/{tag(adapter)}"
     return backend
 
 
 @lru_cache(maxsize=4)
 def get_encoder(model: str = DEFAULT_MODEL, encoder: str = "auto", threads: int = 0,
-                spin_us: int = 0, cache: Path | None = None):
+                spin_us: int = 0, cache: Path | None = None, adapter: str = "shipped"):
     """The encoder for a model, loaded once per process; threads 0 lets onnxruntime choose;
-    cache: where the int8 model is kept (QA_CACHE; None: the default cache folder)."""
+    cache: where the int8 model is kept (QA_CACHE; None: the default cache folder); adapter:
+    what qa.adapt adds to the default model (QA_ADAPTER)."""
     backend = resolve_backend(model, encoder)
     if backend == "torch":
         if model != DEFAULT_MODEL:
             return TorchEncoder(model)
-        return TorchEncoder(str(packaged_model_dir()), adapted=True)
+        return TorchEncoder(str(packaged_model_dir()), adapter)
     tokenizer = packaged_model_dir() / "tokenizer.json"
     if backend == "onnx":
         onnx = _onnx_file()
@@ -281,7 +285,7 @@ def get_encoder(model: str = DEFAULT_MODEL, encoder: str = "auto", threads: int 
 
     for again in (False, True):
         try:
-            path = int8_model(packaged_model_dir(), cache, again)
+            path = int8_model(packaged_model_dir(), cache, again, adapter)
         except Exception as e:  # onnx and onnxruntime's quantizer raise many kinds
             raise ModelError(f"cannot make the int8 model ({e}); QA_ENCODER=onnx runs the "
                              "packaged model as it is, without the adapter (the index is then "
@@ -295,16 +299,16 @@ def get_encoder(model: str = DEFAULT_MODEL, encoder: str = "auto", threads: int 
 
 
 def serving_encoder(model: str = DEFAULT_MODEL, encoder: str = "auto", threads: int = 0,
-                    cache: Path | None = None):
+                    cache: Path | None = None, adapter: str = "shipped"):
     """The encoder for a server answering requests side by side: `threads` per question when
     given (QA_ENCODER_THREADS), else ByLoad's one or two."""
     if threads or resolve_backend(model, encoder) == "torch" or (os.cpu_count() or 1) < 2:
-        return get_encoder(model, encoder, threads or 1, cache=cache)
+        return get_encoder(model, encoder, threads or 1, cache=cache, adapter=adapter)
     # Spinning 50 µs between the encode's parallel steps: with int8, 1.25 ms against 1.9
     # without and 1.5 on one thread; with float32, 3.2-3.6 ms against 3.9-5.0 without, at the
     # same CPU (eval/README.md, "Serving").
-    by_load = ByLoad(get_encoder(model, encoder, 1, cache=cache),
-                     get_encoder(model, encoder, 2, 50, cache=cache))
+    by_load = ByLoad(get_encoder(model, encoder, 1, cache=cache, adapter=adapter),
+                     get_encoder(model, encoder, 2, 50, cache=cache, adapter=adapter))
     for enc in (by_load.shared, by_load.alone):  # a session's first run allocates: not a visitor's
         enc.encode(["warm up"])
     return by_load

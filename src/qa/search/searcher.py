@@ -130,7 +130,8 @@ class Searcher:
 
             self._encoder = get_encoder(self.settings.model, self.settings.encoder,
                                         self.settings.encoder_threads,
-                                        cache=self.settings.cache_dir)
+                                        cache=self.settings.cache_dir,
+                                        adapter=self.settings.adapter)
         return self._encoder
 
     @property

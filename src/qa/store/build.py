@@ -190,7 +190,8 @@ def _update(settings: Settings, full: bool, say, encoder, t0: float) -> BuildRep
             pass  # built before (a paper removed and added back, a build cut short)
         else:
             if enc is None:
-                enc = get_encoder(settings.model, settings.encoder, cache=settings.cache_dir)
+                enc = get_encoder(settings.model, settings.encoder, cache=settings.cache_dir,
+                                  adapter=settings.adapter)
             try:
                 seg = make_segment(name, data, entry, settings, enc)
             except Skip as err:

@@ -35,7 +35,7 @@ FORMAT = 7
 def fingerprint(settings: Settings) -> dict:
     """The settings a segment depends on: a change to any of them makes every segment anew."""
     return {"format": FORMAT, "model": settings.model,
-            "encoder": encoder_id(settings.model, settings.encoder),
+            "encoder": encoder_id(settings.model, settings.encoder, settings.adapter),
             "chunker": settings.chunk.as_dict()}
 
 
