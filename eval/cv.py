@@ -81,10 +81,9 @@ class Prepared:
 def prepare(searcher: Searcher, questions) -> list[Prepared]:
     """Per question: its features over every passage, and the needles each passage holds."""
     index = searcher.index
-    otherwise = index.built_otherwise(searcher.settings)
-    if otherwise:  # figures of passages and questions encoded apart would mean nothing
-        sys.exit(f"the index was built with another {' and '.join(otherwise)} than is set "
-                 "now: run 'qa build' first")
+    mismatch = index.mismatch(searcher.settings)
+    if mismatch:  # figures of passages and questions encoded apart would mean nothing
+        sys.exit(f"{mismatch}: run 'qa build' first")
     n = len(index.passages)
     ids = np.arange(n)
     out = []

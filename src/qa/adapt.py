@@ -19,8 +19,10 @@ from importlib import resources
 
 import numpy as np
 
+from .config import NO_ADAPTER as NONE
+from .config import SHIPPED_ADAPTER as SHIPPED
+
 ADAPTER = "data/adapter.npz"
-SHIPPED, NONE = "shipped", "none"  # QA_ADAPTER's words; any other value is a file's path
 
 
 def _adapter_bytes(adapter: str) -> bytes:

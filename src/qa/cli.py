@@ -66,10 +66,8 @@ def open_searcher(settings: Settings, rebuild_if_needed: bool = False, encoder=N
         build_index(settings, encoder=encoder)
         index = Index.load(settings.index_dir)
     stale = index.stale_files(settings.corpus_dir)
-    otherwise = index.built_otherwise(settings)
-    mismatch = (f"the index was built with another {' and '.join(otherwise)} "
-                f"({index.manifest.get(otherwise[0])}) than is set now" if otherwise else "")
-    if (stale or otherwise) and rebuild_if_needed:
+    mismatch = index.mismatch(settings)
+    if (stale or mismatch) and rebuild_if_needed:
         _say(f"the corpus changed since the index was built ({', '.join(stale[:5])}): updating"
              if stale else f"{mismatch}: rebuilding it")
         build_index(settings, encoder=encoder)
@@ -78,7 +76,7 @@ def open_searcher(settings: Settings, rebuild_if_needed: bool = False, encoder=N
     if stale:
         _say(f"warning: the index is stale, the corpus changed since it was built "
              f"({', '.join(stale[:5])}{' …' if len(stale) > 5 else ''}); run 'qa build'")
-    if otherwise:
+    if mismatch:
         _say(f"warning: {mismatch}; run 'qa build'")
     return Searcher(index, settings, encoder)
 

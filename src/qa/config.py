@@ -13,6 +13,7 @@ DEFAULT_MODEL = "all-MiniLM-L6-v2"
 MODES = ("hybrid", "bm25", "dense")
 FUSIONS = ("rrf", "score")
 ENCODERS = ("auto", "int8", "onnx", "torch")
+SHIPPED_ADAPTER, NO_ADAPTER = "shipped", "none"  # QA_ADAPTER's words; else an adapter's path
 LOG_FORMATS = ("text", "json")
 RANKERS = ("plain", "ltr")
 MAX_QUERY_CHARS = 1000
@@ -86,7 +87,7 @@ def number(lo: float, hi: float) -> Callable[[str], float]:
 
 
 def adapter(value: str) -> str:
-    if value in ("shipped", "none"):
+    if value in (SHIPPED_ADAPTER, NO_ADAPTER):
         return value
     p = Path(value).expanduser()
     if not p.is_file():
@@ -141,7 +142,7 @@ OPTIONS: tuple[Option, ...] = (
            "adapted too), onnx (the packaged ONNX export as shipped, not adapted: float32 "
            "arithmetic, for comparison), or auto (int8 for the default model)",
            choice(*ENCODERS)),
-    Option("adapter", "QA_ADAPTER", "shipped",
+    Option("adapter", "QA_ADAPTER", SHIPPED_ADAPTER,
            "the encoder's adapter (qa.adapt): shipped (trained on the plans in corpus/), none "
            "(the packaged model as it is), or a file made by eval/adapt_encoder.py on your "
            "own papers", adapter),

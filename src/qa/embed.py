@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import DEFAULT_MODEL, ENCODERS
+from .config import DEFAULT_MODEL, ENCODERS, SHIPPED_ADAPTER
 
 MAX_TOKENS = 256  # all-MiniLM-L6-v2's max_seq_length in sentence-transformers
 
@@ -249,7 +249,7 @@ def resolve_backend(model: str, encoder: str) -> str:
     return "int8" if encoder == "auto" else encoder
 
 
-def encoder_id(model: str, encoder: str, adapter: str = "shipped") -> str:
+def encoder_id(model: str, encoder: str, adapter: str = SHIPPED_ADAPTER) -> str:
     """What an index's vectors depend on: the backend; for int8 the derived file's name, which
     changes with the adapter and the quantizer that make it; for torch, the adapter."""
     backend = resolve_backend(model, encoder)
@@ -266,7 +266,7 @@ def encoder_id(model: str, encoder: str, adapter: str = "shipped") -> str:
 
 @lru_cache(maxsize=4)
 def get_encoder(model: str = DEFAULT_MODEL, encoder: str = "auto", threads: int = 0,
-                spin_us: int = 0, cache: Path | None = None, adapter: str = "shipped"):
+                spin_us: int = 0, cache: Path | None = None, adapter: str = SHIPPED_ADAPTER):
     """The encoder for a model, loaded once per process; threads 0 lets onnxruntime choose;
     cache: where the int8 model is kept (QA_CACHE; None: the default cache folder); adapter:
     what qa.adapt adds to the default model (QA_ADAPTER)."""
@@ -299,7 +299,7 @@ def get_encoder(model: str = DEFAULT_MODEL, encoder: str = "auto", threads: int 
 
 
 def serving_encoder(model: str = DEFAULT_MODEL, encoder: str = "auto", threads: int = 0,
-                    cache: Path | None = None, adapter: str = "shipped"):
+                    cache: Path | None = None, adapter: str = SHIPPED_ADAPTER):
     """The encoder for a server answering requests side by side: `threads` per question when
     given (QA_ENCODER_THREADS), else ByLoad's one or two."""
     if threads or resolve_backend(model, encoder) == "torch" or (os.cpu_count() or 1) < 2:

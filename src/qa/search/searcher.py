@@ -116,11 +116,9 @@ class Searcher:
     def open(cls, settings: Settings | None = None, encoder=None) -> "Searcher":
         settings = settings or Settings.from_env()
         index = Index.load(settings.index_dir)
-        otherwise = index.built_otherwise(settings)
-        if otherwise:  # its passages' vectors would not be the questions' (the CLI rebuilds)
-            warnings.warn(f"the index at {settings.index_dir} was built with another "
-                          f"{' and '.join(otherwise)} than is set now: rebuild it with "
-                          "'qa build'", stacklevel=2)
+        mismatch = index.mismatch(settings)
+        if mismatch:  # its passages' vectors would not be the questions' (the CLI rebuilds)
+            warnings.warn(f"{mismatch}: rebuild it with 'qa build'", stacklevel=2)
         return cls(index, settings, encoder)
 
     @property

@@ -111,6 +111,13 @@ class Index:
         fp = fingerprint(settings)
         return [k for k in ("encoder", "chunker") if self.manifest.get(k) != fp[k]]
 
+    def mismatch(self, settings) -> str:
+        """built_otherwise in words, for a warning or an error; empty when there is none."""
+        otherwise = self.built_otherwise(settings)
+        return ("the index was built with another "
+                f"{' and '.join(otherwise)} ({self.manifest.get(otherwise[0])}) than is set "
+                "now" if otherwise else "")
+
     def check_model(self, model: str) -> None:
         if self.manifest.get("model") != model:
             raise ModelMismatch(

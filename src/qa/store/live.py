@@ -110,7 +110,8 @@ class Live:
             self._log(f"planqa: keeping index {_name(served)}: the new one, {index.path.name}, "
                       f"was encoded by {index.manifest.get('encoder')}, this server encodes "
                       f"questions by {fingerprint(self.settings)['encoder']}; restart the "
-                      f"server with that encoder (QA_ENCODER) or build again with this one")
+                      f"server with that encoder (QA_ENCODER, QA_ADAPTER) or build again with "
+                      f"this one")
             del index, new
             _give_back_memory()
             return False
