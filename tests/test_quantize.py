@@ -30,10 +30,24 @@ def test_the_int8_model_is_made_once_the_same_every_time(tmp_path):
     assert _sha(first) == _sha(second)
     ops = {n.op_type for n in onnx.load(str(first)).graph.node}
     assert "MatMulInteger" in ops and "SkipLayerNormalization" in ops  # int8, and fused
-    made = first.stat().st_mtime_ns
+    made = first.stat().st_ino
     assert quantize.int8_model(embed.packaged_model_dir(), tmp_path / "a") == first
-    assert first.stat().st_mtime_ns == made  # kept, not made again
+    assert first.stat().st_ino == made  # kept, not made again (a new file would be renamed in)
     assert [p.name for p in first.parent.iterdir()] == [first.name]  # no leftovers
+
+
+def test_old_derived_models_are_cleared_away_but_the_last_used_are_kept(tmp_path):
+    old = [tmp_path / f"minilm-l6-0.0.{i}-packaged-int8-torch1-ort1-r1.onnx" for i in range(4)]
+    for i, f in enumerate(old):
+        f.write_bytes(b"an older derivation")
+        os.utime(f, (1_000_000 + i, 1_000_000 + i))
+    os.utime(old[0])  # loaded just now: in use
+    other = tmp_path / "notes.txt"
+    other.write_text("not a model")
+    made = quantize.int8_model(embed.packaged_model_dir(), tmp_path)
+    left = {f.name for f in tmp_path.iterdir()}
+    assert left == {made.name, old[0].name, old[3].name, other.name}
+    assert len(left) - 1 == quantize.KEEP
 
 
 def test_an_unwritable_cache_falls_back_to_a_private_temporary_folder(tmp_path, monkeypatch):

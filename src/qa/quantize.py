@@ -11,6 +11,7 @@ first time it is needed, and kept in the cache folder (QA_CACHE).
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import stat
@@ -24,6 +25,7 @@ from pathlib import Path
 from . import adapt
 from .config import default_cache_dir
 
+KEEP = 3  # derived models kept in a folder: the ones in use, a build or two back
 RECIPE = 2  # raise when the derivation below changes: a new file name, a new index fingerprint
 _HEADS, _HIDDEN = 12, 384  # all-MiniLM-L6-v2's attention heads and width, for the optimizer
 
@@ -64,7 +66,27 @@ class DerivationError(RuntimeError):
 def _kept(source: Path, target: Path, again: bool, adapter: str) -> Path:
     if again or not target.is_file():
         _derive_apart(source, target, adapter)
+        _prune(target.parent)
+    else:
+        with contextlib.suppress(OSError):  # a cache this user may read but not write
+            os.utime(target)  # in use: the newest, so _prune keeps it
     return target
+
+
+def _prune(folder: Path) -> None:
+    """All but the KEEP models used last: each new package, adapter, torch or onnxruntime
+    derives a file of 20 MB, and nothing else ever removes the old ones. A model removed while
+    a process still runs it is no loss (it was read whole at load); one needed again is
+    derived again."""
+    def used(f: Path) -> float:
+        try:
+            return f.stat().st_mtime
+        except OSError:  # another process pruning at the same moment
+            return 0.0
+
+    for old in sorted(folder.glob("minilm-l6-*-int8-*.onnx"), key=used, reverse=True)[KEEP:]:
+        with contextlib.suppress(OSError):
+            old.unlink()
 
 
 def _derive_apart(source: Path, target: Path, adapter: str) -> None:
