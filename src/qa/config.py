@@ -147,7 +147,8 @@ OPTIONS: tuple[Option, ...] = (
            "(the packaged model as it is), or a file made by eval/adapt_encoder.py on your "
            "own papers", adapter),
     Option("cache_dir", "QA_CACHE", default_cache_dir,
-           "folder for what planqa makes once and keeps: the int8 model, 23 MB (default: "
+           "folder for what planqa makes once and keeps: the int8 model, 23 MB, the three "
+           "used last (default: "
            "$XDG_CACHE_HOME/planqa or ~/.cache/planqa)", path),
     Option("encoder_threads", "QA_ENCODER_THREADS", 0,
            "onnx threads per query encode; 0: onnxruntime's choice (qa serve: two for a "
