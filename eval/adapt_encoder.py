@@ -14,6 +14,11 @@ tenth. Only the adapter's matrices train (rank 16 on each query, key, value and 
 the six transformer layers); the packaged weights stay. Seeded (`--seed`; round 6 in
 eval/README.md gives a second seed's figures).
 
+Other recipes, tried in round 7 and not shipped (eval/README.md): `--hard-negatives` (a
+passage BM25 ranks high for each query side, beside its own), `--lay N` (N reworded plan
+sentences a vocabulary line), `--passes N`, and `--average` (adapters of other seeds made
+one). With no option the script reproduces the shipped adapter.
+
     PYTHONPATH=src python eval/adapt_encoder.py [--out src/qa/data/adapter.npz]
 
 About 14 minutes on two cores, from a source checkout (eval/ is not in the wheel). Then
@@ -34,6 +39,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+from qa.bm25 import query_terms, words  # noqa: E402
 from qa.chunk import SECTION_SEP  # noqa: E402
 from qa.config import Settings  # noqa: E402
 from qa.embed import packaged_model_dir  # noqa: E402
@@ -48,11 +54,10 @@ SCALE = 2.0  # the update's weight: LoRA's alpha / rank
 LAYERS = ("query", "key", "value", "dense")
 
 
-def passage_pairs(index: Index, vocabulary: Synonyms,
-                  rng: random.Random) -> list[tuple[str, int, str]]:
-    """(query side, passage row, passage side) from the corpus and the vocabulary."""
-    docs = index.doc_by_id
-    texts = [indexed_text(p, docs[p.doc_id], title=False) for p in index.passages]
+def passage_pairs(index: Index, texts: list[str], vocabulary: Synonyms, rng: random.Random,
+                  lay: int = 1) -> list[tuple[str, int, str]]:
+    """(query side, passage row, passage side) from the corpus (`texts`: passage_texts) and
+    the vocabulary."""
     pairs = []
     for i, p in enumerate(index.passages):
         long = [p.text[a:b] for a, b in sentence_spans(p.text) if len(p.text[a:b].split()) >= 6]
@@ -65,10 +70,11 @@ def passage_pairs(index: Index, vocabulary: Synonyms,
             headings.add(h.lower())
             pairs.append((h, i, texts[i]))
     toks = [tokens(t) for t in texts]
-    words = [tuple(w for _, _, w in tk) for tk in toks]
-    for source, target in vocabulary_pairs(vocabulary, rng):
+    terms = [tuple(w for _, _, w in tk) for tk in toks]
+    swaps = [pair for _ in range(lay) for pair in vocabulary_pairs(vocabulary, rng)]
+    for source, target in swaps:
         key, n = target[1], len(target[1])
-        where = [(i, j) for i, w in enumerate(words)
+        where = [(i, j) for i, w in enumerate(terms)
                  for j in [next((j for j in range(len(w) - n + 1) if w[j:j + n] == key), -1)]
                  if j >= 0]
         if not where:
@@ -82,6 +88,33 @@ def passage_pairs(index: Index, vocabulary: Synonyms,
     return pairs
 
 
+def passage_texts(index: Index) -> list[str]:
+    """Each passage as the encoder indexes it, less the document's title (the same in every
+    passage of a document, it would make any two of them alike)."""
+    return [indexed_text(p, index.doc_by_id[p.doc_id], title=False) for p in index.passages]
+
+
+def hard_negatives(index: Index, pairs: list[tuple[str, int, str]],
+                   rng: random.Random) -> list[int]:
+    """For each passage pair, a passage BM25 ranks high for its query side that is not its
+    passage nor a near copy of it (-1 when there is none): a harder negative than a batch's
+    random others. The plans repeat one another's text, so a candidate whose words overlap the
+    pair's passage's by more than half (shared over either's, Jaccard), or that holds the query
+    side whole, is passed over. Not caught: a heading's other passages under it, and a passage
+    repeating the original of a reworded sentence; both answer too."""
+    bags = [frozenset(words(p.text)) for p in index.passages]
+    low = [p.text.lower() for p in index.passages]
+    out = []
+    for query, row, _ in pairs:
+        order = np.argsort(-index.bm25.scores(query_terms(query)))[:40]
+        q = query.lower().strip()
+        fit = [int(j) for j in order if j != row
+               and len(bags[j] & bags[row]) <= 0.5 * max(1, len(bags[j] | bags[row]))
+               and q not in low[j]][:10]
+        out.append(rng.choice(fit) if fit else -1)
+    return out
+
+
 def vocabulary_pairs(vocabulary: Synonyms, rng: random.Random) -> list[tuple]:
     """One (lay term, plan term) a vocabulary line, each (wording, key)."""
     out = []
@@ -93,7 +126,10 @@ def vocabulary_pairs(vocabulary: Synonyms, rng: random.Random) -> list[tuple]:
     return out
 
 
-def train(items: list[tuple[str, str, int]], rng: random.Random, lr: float, seed: int):
+def train(items: list[tuple[str, str, int, str | None, int]], rng: random.Random, lr: float,
+          seed: int, passes: int, start: str | None = None):
+    """The adapter's matrices trained on (query side, passage side, passage row, negative
+    passage or None, its row) items; from zero, or from the adapter file `start`."""
     import torch
     from sentence_transformers import SentenceTransformer
 
@@ -109,8 +145,20 @@ def train(items: list[tuple[str, str, int]], rng: random.Random, lr: float, seed
             if isinstance(linear, torch.nn.Linear) and name.startswith("encoder.layer"):
                 adapters[f"{name}.{child}"] = lora = low_rank(linear, seed + len(adapters))
                 setattr(module, child, lora)
+    if start:
+        with np.load(start) as z, torch.no_grad():
+            if float(z["scale"]) != SCALE or z[next(iter(adapters)) + ".A"].shape[0] != RANK:
+                raise SystemExit(f"{start}: not an adapter of rank {RANK} at scale {SCALE}, "
+                                 "the only kind training can go on from")
+            for name, a in adapters.items():
+                a.A.copy_(torch.from_numpy(z[name + ".A"].astype(np.float32)))
+                a.B.copy_(torch.from_numpy(z[name + ".B"].astype(np.float32)))
     params = [p for a in adapters.values() for p in (a.A, a.B)]
-    steps = len(items) // BATCH
+    schedule = [b for _ in range(passes) for b in batches(items, rng)]
+    # Training on from an adapter ends at a learning rate of 0. From zero, the schedule is as
+    # long as round 6 set it (a step beyond its batches), so that its adapter is made again
+    # to the byte.
+    steps = len(schedule) if start else passes * (len(items) // BATCH)
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
     warm = max(1, steps // 10)
     sched = torch.optim.lr_scheduler.LambdaLR(
@@ -122,11 +170,16 @@ def train(items: list[tuple[str, str, int]], rng: random.Random, lr: float, seed
 
     model.train()
     t0 = time.time()
-    for step, batch in enumerate(batches(items, rng)[:steps], 1):
-        sims = embed([b[0] for b in batch]) @ embed([b[1] for b in batch]).T * 20.0
+    for step, batch in enumerate(schedule, 1):
+        rows = {b[2] for b in batch}
+        # A negative that is another pair's passage in this batch would be a positive too.
+        negatives = [b[3] for b in batch if b[3] is not None and b[4] not in rows]
+        queries = embed([b[0] for b in batch])
+        passages = embed([b[1] for b in batch] + negatives)
+        sims = queries @ passages.T * 20.0
         labels = torch.arange(len(batch))
         loss = (torch.nn.functional.cross_entropy(sims, labels)
-                + torch.nn.functional.cross_entropy(sims.T, labels)) / 2
+                + torch.nn.functional.cross_entropy(sims[:, :len(batch)].T, labels)) / 2
         loss.backward()
         opt.step()
         sched.step()
@@ -174,11 +227,29 @@ def low_rank(linear, seed: int):
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", default=str(ROOT / "src" / "qa" / "data" / "adapter.npz"))
+    shipped = str(ROOT / "src" / "qa" / "data" / "adapter.npz")
+    ap.add_argument("--out", default=shipped, help="where to write the adapter (default: the "
+                    "shipped one, which only the default recipe may replace)")
     ap.add_argument("--lr", type=float, default=3e-4)
+    ap.add_argument("--passes", type=int, default=1, help="passes over the pairs, each "
+                    "shuffled anew")
+    ap.add_argument("--lay", type=int, default=1, help="plan sentences reworded per "
+                    "vocabulary line (each a fresh draw of wordings and place)")
+    ap.add_argument("--hard-negatives", action="store_true", help="a BM25-mined negative "
+                    "beside each passage pair's passage")
     ap.add_argument("--seed", type=int, default=SEED, help="another seed: how much the gain "
                     "depends on the draw of pairs, batches and starting matrices")
+    ap.add_argument("--average", nargs="+", metavar="ADAPTER", help="train nothing: write "
+                    "the mean of these adapters' updates (their ranks added up)")
     args = ap.parse_args(argv)
+    other = args.average or args.hard_negatives or args.lay != 1 or args.passes != 1
+    if other and args.out == shipped:
+        ap.error("another recipe than the shipped one's needs --out: the shipped adapter is "
+                 "what its figures are of")
+    if args.average:
+        np.savez(args.out, **average(args.average))
+        print("wrote", args.out)
+        return 0
     import torch
 
     torch.set_num_threads(2)
@@ -186,19 +257,45 @@ def main(argv=None) -> int:
     settings = Settings.from_env()
     index = Index.load(settings.index_dir)
     vocabulary = Synonyms.load(settings.synonyms)  # the shipped lines and QA_SYNONYMS's
-    pairs = passage_pairs(index, vocabulary, rng)
+    texts = passage_texts(index)
+    pairs = passage_pairs(index, texts, vocabulary, rng, args.lay)
     phrases = [(s[0], t[0], -1 - k)
                for k, (s, t) in enumerate(vocabulary_pairs(vocabulary, rng))]
-    items = [(q, p, i) for q, i, p in pairs] + phrases
+    negatives = (hard_negatives(index, pairs, rng) if args.hard_negatives
+                 else [-1] * len(pairs))
+    items = [(q, p, i, texts[n] if n >= 0 else None, n)
+             for (q, i, p), n in zip(pairs, negatives)]
+    items += [(s, t, k, None, -1) for s, t, k in phrases]
     print(f"{len(pairs)} passage pairs, {len(phrases)} phrase pairs", flush=True)
-    adapters = train(items, rng, args.lr, args.seed)
+    save(train(items, rng, args.lr, args.seed, args.passes), args.out)
+    return 0
+
+
+def average(paths: list[str]) -> dict[str, np.ndarray]:
+    """One adapter whose update is the mean of these (trained with other seeds, say): B A
+    averaged is [B1 ... Bn] / n stacked over [A1 ... An], exactly, at n times the rank."""
+    files = []
+    for path in paths:
+        with np.load(path) as z:
+            files.append(dict(z))
+    if len({float(z["scale"]) for z in files}) != 1:
+        raise SystemExit("the adapters were trained at different scales")
+    out = {"scale": files[0]["scale"]}
+    for name in (k for k in files[0] if k.endswith(".A")):
+        out[name] = np.concatenate([z[name] for z in files])
+        b = name[:-2] + ".B"
+        out[b] = (np.concatenate([z[b].astype(np.float32) for z in files], 1)
+                  / len(files)).astype(np.float16)
+    return out
+
+
+def save(adapters, out: str) -> None:
     arrays = {"scale": np.float32(SCALE)}
     for name, a in adapters.items():
         arrays[name + ".A"] = a.A.detach().numpy().astype(np.float16)
         arrays[name + ".B"] = a.B.detach().numpy().astype(np.float16)
-    np.savez(args.out, **arrays)
-    print("wrote", args.out)
-    return 0
+    np.savez(out, **arrays)
+    print("wrote", out)
 
 
 if __name__ == "__main__":

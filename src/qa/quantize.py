@@ -75,7 +75,7 @@ def _kept(source: Path, target: Path, again: bool, adapter: str) -> Path:
 
 def _prune(folder: Path) -> None:
     """All but the KEEP models used last: each new package, adapter, torch or onnxruntime
-    derives a file of 20 MB, and nothing else ever removes the old ones. A model removed while
+    derives a file of 23 MB, and nothing else ever removes the old ones. A model removed while
     a process still runs it is no loss (it was read whole at load); one needed again is
     derived again."""
     def used(f: Path) -> float:
