@@ -143,7 +143,7 @@ def pdf_rows(fig: dict) -> list[tuple[str, str, str]]:
 
 
 def main() -> int:
-    from qa.embed import get_encoder
+    from qa.embed import encoder_for
 
     settings = Settings.from_env()
     print(f"{'reader':<44}{'pages/s':>9}  fact whole  header gone  numbers gone  cells apart")
@@ -156,8 +156,7 @@ def main() -> int:
     for r in compare_html():
         print(f"{r['reader']:<44}{r['ms_per_page']:>9}  {r['boilerplate_left']:<16}  "
               f"{r['content_kept']:<21}  {r['headings']}")
-    fig = pdf_figures(settings, get_encoder(settings.model, settings.encoder,
-                                            cache=settings.cache_dir, adapter=settings.adapter))
+    fig = pdf_figures(settings, encoder_for(settings))
     print()
     for name, value, ratio in pdf_rows(fig):
         print(f"{name:<44}{value:>22}  {ratio}")

@@ -207,8 +207,8 @@ def index_memory_mb(env: dict) -> float:
     caches), with the model and libraries loaded before."""
     code = ("import sys; sys.path.insert(0, 'eval'); from store_bench import _rss_mb; import os;"
             "from qa.search import Searcher; from qa.config import Settings;"
-            "from qa.embed import get_encoder; from qa.store import Index;"
-            "s = Settings.from_env(); e = get_encoder(s.model, s.encoder, cache=s.cache_dir, adapter=s.adapter); e.encode(['x']);"
+            "from qa.embed import encoder_for; from qa.store import Index;"
+            "s = Settings.from_env(); e = encoder_for(s); e.encode(['x']);"
             "import faiss, flask; a = _rss_mb(os.getpid());"
             "Searcher(Index.load(s.index_dir), s, e).search('stroke', k=10);"
             "print(_rss_mb(os.getpid()) - a)")

@@ -298,6 +298,14 @@ def get_encoder(model: str = DEFAULT_MODEL, encoder: str = "auto", threads: int 
             # A kept file that does not load (cut short by a full disk, damaged): made anew.
 
 
+def encoder_for(settings, threads: int = 0):
+    """The encoder a Settings names (QA_MODEL, QA_ENCODER, QA_CACHE, QA_ADAPTER), loaded once
+    per process: the one place that knows which settings the vectors depend on, so that a new
+    one (as QA_ADAPTER was) reaches every caller."""
+    return get_encoder(settings.model, settings.encoder, threads, cache=settings.cache_dir,
+                       adapter=settings.adapter)
+
+
 def serving_encoder(model: str = DEFAULT_MODEL, encoder: str = "auto", threads: int = 0,
                     cache: Path | None = None, adapter: str = SHIPPED_ADAPTER):
     """The encoder for a server answering requests side by side: `threads` per question when

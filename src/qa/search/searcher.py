@@ -124,12 +124,9 @@ class Searcher:
     @property
     def encoder(self):
         if self._encoder is None:
-            from ..embed import get_encoder
+            from ..embed import encoder_for
 
-            self._encoder = get_encoder(self.settings.model, self.settings.encoder,
-                                        self.settings.encoder_threads,
-                                        cache=self.settings.cache_dir,
-                                        adapter=self.settings.adapter)
+            self._encoder = encoder_for(self.settings, self.settings.encoder_threads)
         return self._encoder
 
     @property

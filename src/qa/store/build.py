@@ -147,7 +147,7 @@ def remove(settings: Settings, targets: list[str], wait: bool = True,
 
 def _update(settings: Settings, full: bool, say, encoder, t0: float) -> BuildReport:
     """The build itself; the caller holds the lock."""
-    from ..embed import get_encoder
+    from ..embed import encoder_for
 
     index_dir, corpus = settings.index_dir, settings.corpus_dir
     fp = fingerprint(settings)
@@ -190,8 +190,7 @@ def _update(settings: Settings, full: bool, say, encoder, t0: float) -> BuildRep
             pass  # built before (a paper removed and added back, a build cut short)
         else:
             if enc is None:
-                enc = get_encoder(settings.model, settings.encoder, cache=settings.cache_dir,
-                                  adapter=settings.adapter)
+                enc = encoder_for(settings)
             try:
                 seg = make_segment(name, data, entry, settings, enc)
             except Skip as err:
