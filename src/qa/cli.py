@@ -6,6 +6,7 @@ import json
 import os
 import sys
 import textwrap
+from dataclasses import replace
 from pathlib import Path
 
 from .cite import pages
@@ -185,9 +186,11 @@ def cmd_eval(args, settings: Settings) -> int:
 
 def cmd_serve(args, settings: Settings) -> int:
     from .embed import serving_encoder
+    from .processes import worker_count
     from .server import ServeError, serve
     from .store import Live
 
+    settings = replace(settings, workers=worker_count(settings.workers))
     # Requests run side by side: one onnx thread each while others run, two for a question
     # served alone (embed.ByLoad; eval/README.md, "Serving"). Forked workers (QA_WORKERS) run
     # one: onnxruntime's thread pools do not survive a fork.

@@ -14,6 +14,22 @@ import threading
 import time
 
 
+# Each worker holds its own copy of the index once a new build is switched to: a bound on
+# what QA_WORKERS=0 spends on a large machine (set QA_WORKERS to go beyond it).
+MOST_BY_CORES = 4
+
+
+def worker_count(asked: int) -> int:
+    """QA_WORKERS as a number of processes. 0: one per core this process may run on (a
+    container's CPU set, not the host's count), since each process runs one search at a time
+    (eval/README.md, "Round 8"); 1 where processes cannot be forked."""
+    if asked:
+        return asked
+    if not hasattr(os, "fork") or not hasattr(os, "sched_getaffinity"):
+        return 1
+    return max(1, min(len(os.sched_getaffinity(0)), MOST_BY_CORES))
+
+
 class ServeError(Exception):
     """The server cannot start or cannot go on: a one-line reason for the operator."""
 

@@ -24,6 +24,7 @@ from waitress.server import create_server
 from waitress.task import ErrorTask, ThreadedTaskDispatcher
 from waitress.utilities import Error
 
+from .gate import Gate
 from .processes import ServeError, Workers, fork_workers, listen
 from .web import INTERNAL_ERROR, SECURITY_HEADERS, create_app, render_error
 
@@ -33,7 +34,7 @@ log = logging.getLogger("qa.requests")
 # 256 tokens and highlighting 50 passages costs several light searches (eval/load.py --heavy).
 HEAVY_CHARS = 200
 HEAVY_K = 20
-HEAVY_PATHS = ("/api/search", "/search")
+SEARCH_PATHS = ("/api/search", "/search")
 # Worker threads a heavy search may never take (waiting for its slot or running): those stay
 # free for short questions however many long ones queue.
 LIGHT_THREADS = 4
@@ -70,9 +71,8 @@ def question_chars(query_string: str) -> int:
     return len(parse_qs(query_string).get("q", [""])[0])
 
 
-def is_heavy(path: str, query_string: str) -> bool:
-    if path not in HEAVY_PATHS:
-        return False
+def is_heavy(query_string: str) -> bool:
+    """A search's arguments ask for a heavy one."""
     args = parse_qs(query_string)
     k = args.get("k", [""])[0]
     return (len(args.get("q", [""])[0]) > HEAVY_CHARS
@@ -82,10 +82,11 @@ def is_heavy(path: str, query_string: str) -> bool:
 class Guard:
     """The app behind three checks: a Host it answers to, a bounded number of heavy searches
     at once (so short questions keep a core), and no exception reaching the server; and one
-    log line for each request."""
+    log line for each request. Short searches take turns at the process's gate; heavy ones
+    keep to their own lane beside it, so a short question never waits behind a long one."""
 
     def __init__(self, app, allowed_hosts, heavy, heavy_waiting: int,
-                 log_line, in_flight=nullcontext):
+                 log_line, in_flight=nullcontext, gate=nullcontext()):
         self.app = app  # the Flask app: also what draws the error pages
         # Held for each request being served: the encoder gives a question more threads
         # when it is the only one (embed.ByLoad).
@@ -93,6 +94,7 @@ class Guard:
         self.allowed = frozenset(allowed_hosts)
         self.heavy = heavy  # a semaphore: the heavy searches that may run at once
         self.heavy_waiting = heavy_waiting
+        self.gate = gate  # gate.Gate: a process's short searches, one at a time
         self._waiting = 0
         self._lock = threading.Lock()
         self.log_line = log_line
@@ -124,8 +126,11 @@ class Guard:
             # "OPTIONS *" asks what the server as a whole takes (RFC 9110, 9.3.7).
             start("204 No Content", [("Allow", "GET, HEAD, OPTIONS"), *SECURITY_HEADERS])
             return []
-        if not is_heavy(path, qs):
+        if path not in SEARCH_PATHS:
             return self._run(environ, start, path)
+        if not is_heavy(qs):
+            with self.gate:
+                return self._run(environ, start, path)
         with self._lock:
             if self._waiting >= self.heavy_waiting:
                 return self._error(start, 503, "busy", "Too many long searches at once; "
@@ -347,7 +352,7 @@ class Server:
             limits.overdue(list(inner.active_channels.values()), time.monotonic())
 
         inner.maintenance = maintenance
-        self.inner = inner
+        self.inner, self.guard = inner, guard
 
     @property
     def port(self) -> int:
@@ -378,7 +383,7 @@ def make_server(source, settings, host: str | None = None, port: int | None = No
     heavy = workers.heavy if workers else threading.BoundedSemaphore(settings.heavy_slots)
     guard = Guard(app, allowed_hosts(settings, host), heavy,
                   heavy_waiting=max(1, settings.threads - LIGHT_THREADS),
-                  log_line=log_writer(settings.log_format), in_flight=in_flight)
+                  log_line=log_writer(settings.log_format), in_flight=in_flight, gate=Gate())
     return Server(guard, host, port, settings, sockets, workers)
 
 
