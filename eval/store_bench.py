@@ -151,7 +151,10 @@ def switches(env: dict, work: Path, n: int = 10) -> dict:
         port = s.getsockname()[1]
     proc = subprocess.Popen([sys.executable, "-m", "qa.cli", "serve", "--no-build", "--port",
                              str(port)], cwd=ROOT, env={**os.environ, **env,
-                                                        "QA_RELOAD_SECONDS": "1"},
+                                                        "QA_RELOAD_SECONDS": "1",
+                                                        # one process: its memory and its
+                                                        # switch are what is measured
+                                                        "QA_WORKERS": "1"},
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     for _ in range(600):

@@ -6,7 +6,6 @@ import json
 import os
 import sys
 import textwrap
-from dataclasses import replace
 from pathlib import Path
 
 from .cite import pages
@@ -190,11 +189,10 @@ def cmd_serve(args, settings: Settings) -> int:
     from .server import ServeError, serve
     from .store import Live
 
-    settings = replace(settings, workers=worker_count(settings.workers))
     # Requests run side by side: one onnx thread each while others run, two for a question
     # served alone (embed.ByLoad; eval/README.md, "Serving"). Forked workers (QA_WORKERS) run
     # one: onnxruntime's thread pools do not survive a fork.
-    threads = settings.encoder_threads or (1 if settings.workers > 1 else 0)
+    threads = settings.encoder_threads or (1 if worker_count(settings.workers) > 1 else 0)
     encoder = serving_encoder(settings.model, settings.encoder, threads, settings.cache_dir,
                               settings.adapter)
     searcher = open_searcher(settings, rebuild_if_needed=not args.no_build, encoder=encoder)

@@ -183,9 +183,10 @@ OPTIONS: tuple[Option, ...] = (
            "worker threads: requests served (or, if heavy, waiting their turn) side by side",
            whole(5, 256)),
     Option("workers", "QA_WORKERS", 0,
-           "processes serving (each with QA_THREADS threads, running one short search at a "
-           "time); 0: one per core qa serve may use, at most 4. More than 1 forks after the "
-           "index is loaded, so they share its memory until a new build is switched to",
+           "processes serving, each with QA_THREADS threads; 0: one per core qa serve may "
+           "use (its CPU set or CPU quota), at most 4. More than 1 forks after the index is "
+           "loaded, so they share its memory until a new build is switched to, and each runs "
+           "one short search at a time",
            whole(0, 16)),
     Option("read_timeout", "QA_READ_TIMEOUT", 5.0,
            "seconds a connection has to send a whole request (headers and body); an idle "

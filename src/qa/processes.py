@@ -5,6 +5,7 @@ worker that fails."""
 from __future__ import annotations
 
 import logging
+import math
 import os
 import select
 import signal
@@ -12,6 +13,7 @@ import socket
 import sys
 import threading
 import time
+from pathlib import Path
 
 
 # Each worker holds its own copy of the index once a new build is switched to: a bound on
@@ -19,15 +21,30 @@ import time
 MOST_BY_CORES = 4
 
 
-def worker_count(asked: int) -> int:
-    """QA_WORKERS as a number of processes. 0: one per core this process may run on (a
-    container's CPU set, not the host's count), since each process runs one search at a time
-    (eval/README.md, "Round 8"); 1 where processes cannot be forked."""
+def worker_count(asked: int, cgroup: Path = Path("/sys/fs/cgroup")) -> int:
+    """QA_WORKERS as a number of processes. 0: one per core this process may run on, since
+    each process runs one search at a time (eval/README.md, "Round 8"): the cores of its CPU
+    set, fewer if its control group's CPU quota allows fewer (a container's `--cpus`, a
+    Kubernetes limit); 1 where the system does not say which cores (not Linux)."""
     if asked:
         return asked
-    if not hasattr(os, "fork") or not hasattr(os, "sched_getaffinity"):
+    if not hasattr(os, "sched_getaffinity"):
         return 1
-    return max(1, min(len(os.sched_getaffinity(0)), MOST_BY_CORES))
+    cores = len(os.sched_getaffinity(0))
+    quota = _cpu_quota(cgroup)
+    if quota:
+        cores = min(cores, math.ceil(quota))
+    return max(1, min(cores, MOST_BY_CORES))
+
+
+def _cpu_quota(cgroup: Path) -> float | None:
+    """The CPUs' worth of time a control group may use (cgroup v2's cpu.max, "quota period"),
+    or None: no limit, or none that can be read."""
+    try:
+        quota, period = (cgroup / "cpu.max").read_text().split()[:2]
+        return int(quota) / int(period)
+    except (OSError, ValueError):  # "max", no such file (cgroup v1, not Linux)
+        return None
 
 
 class ServeError(Exception):

@@ -25,14 +25,16 @@ from waitress.task import ErrorTask, ThreadedTaskDispatcher
 from waitress.utilities import Error
 
 from .gate import Gate
-from .processes import ServeError, Workers, fork_workers, listen
+from .processes import ServeError, Workers, fork_workers, listen, worker_count
 from .web import INTERNAL_ERROR, SECURITY_HEADERS, create_app, render_error
 
 log = logging.getLogger("qa.requests")
 
 # A search is heavy when its question is long or it asks for many passages: encoding up to
 # 256 tokens and highlighting 50 passages costs several light searches (eval/load.py --heavy).
-HEAVY_CHARS = 200
+# Long in UTF-8 bytes, not characters: a character of another script is a token or more
+# (200 Chinese characters took 31 ms against 1.8 for a usual question).
+HEAVY_BYTES = 200
 HEAVY_K = 20
 SEARCH_PATHS = ("/api/search", "/search")
 # Worker threads a heavy search may never take (waiting for its slot or running): those stay
@@ -75,15 +77,16 @@ def is_heavy(query_string: str) -> bool:
     """A search's arguments ask for a heavy one."""
     args = parse_qs(query_string)
     k = args.get("k", [""])[0]
-    return (len(args.get("q", [""])[0]) > HEAVY_CHARS
+    return (len(args.get("q", [""])[0].encode("utf-8", "surrogatepass")) > HEAVY_BYTES
             or (k.isascii() and k.isdigit() and int(k) > HEAVY_K))
 
 
 class Guard:
     """The app behind three checks: a Host it answers to, a bounded number of heavy searches
     at once (so short questions keep a core), and no exception reaching the server; and one
-    log line for each request. Short searches take turns at the process's gate; heavy ones
-    keep to their own lane beside it, so a short question never waits behind a long one."""
+    log line for each request. In a forked worker, short searches take turns at the
+    process's gate; heavy ones keep to their own lane beside it, so a short question never
+    waits behind a long one."""
 
     def __init__(self, app, allowed_hosts, heavy, heavy_waiting: int,
                  log_line, in_flight=nullcontext, gate=nullcontext()):
@@ -94,7 +97,7 @@ class Guard:
         self.allowed = frozenset(allowed_hosts)
         self.heavy = heavy  # a semaphore: the heavy searches that may run at once
         self.heavy_waiting = heavy_waiting
-        self.gate = gate  # gate.Gate: a process's short searches, one at a time
+        self.gate = gate  # gate.Gate in a forked worker: its short searches one at a time
         self._waiting = 0
         self._lock = threading.Lock()
         self.log_line = log_line
@@ -383,7 +386,10 @@ def make_server(source, settings, host: str | None = None, port: int | None = No
     heavy = workers.heavy if workers else threading.BoundedSemaphore(settings.heavy_slots)
     guard = Guard(app, allowed_hosts(settings, host), heavy,
                   heavy_waiting=max(1, settings.threads - LIGHT_THREADS),
-                  log_line=log_writer(settings.log_format), in_flight=in_flight, gate=Gate())
+                  log_line=log_writer(settings.log_format), in_flight=in_flight,
+                  # One process alone overlaps one search's encode with another's Python: the
+                  # gate would cost it that ("4 at once" 19.6 -> 26.6 ms, eval/README.md).
+                  gate=Gate() if workers else nullcontext())
     return Server(guard, host, port, settings, sockets, workers)
 
 
@@ -402,14 +408,15 @@ def serve(source, host: str, port: int, settings) -> None:
     searcher = getattr(source, "searcher", source)
     searcher.search("warm up", k=1)  # load the model before the first visitor, not during
     in_flight = getattr(searcher.encoder, "request", nullcontext)
-    if settings.workers == 1:
+    count = worker_count(settings.workers)
+    if count == 1:
         server = _bound(host, port, lambda: make_server(source, settings, host, port,
                                                         in_flight=in_flight))
         print(f"planqa: serving on http://{host}:{server.port}/", flush=True)
         server.run()
         return
     listener = _bound(host, port, lambda: listen(host, port))
-    fork_workers(settings.workers, settings.heavy_slots, listener,
+    fork_workers(count, settings.heavy_slots, listener,
                  lambda workers: make_server(source, settings, host, port, sockets=[listener],
                                              in_flight=in_flight, workers=workers),
                  f"http://{host}:{listener.getsockname()[1]}/")
