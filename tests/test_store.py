@@ -328,6 +328,9 @@ def test_live_source_keeps_an_index_encoded_otherwise_out(small, tmp_path):
     assert "keeping index" in logged[-1] and "encoded by onnx," in logged[-1]
     build(s, full=True)
     assert live.check() is True and live.current() is not served
+    # Switched to with every passage's facts worked out: no visitor pays for them.
+    new = live.current()
+    assert len(new.passages._facts) == len(new.index.passages) > 0  # noqa: SLF001
     live.stop()
 
 

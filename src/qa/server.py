@@ -407,6 +407,7 @@ def serve(source, host: str, port: int, settings) -> None:
     # index watcher here, in a parent that may only fork the workers.
     searcher = getattr(source, "searcher", source)
     searcher.search("warm up", k=1)  # load the model before the first visitor, not during
+    searcher.warm()  # before the fork: worked out once, for every process
     in_flight = getattr(searcher.encoder, "request", nullcontext)
     count = worker_count(settings.workers)
     if count == 1:

@@ -32,7 +32,7 @@ class PassageFacts:
 
 
 class PassageCache:
-    """Each passage's facts, worked out on first use."""
+    """Each passage's facts, worked out on first use, or all at once by warm()."""
 
     def __init__(self, index: Index):
         self.index = index
@@ -56,6 +56,10 @@ class PassageCache:
                 frozenset(i for i, x in enumerate(sents)
                           if sum("_" not in t for t in x.terms) < LABEL_WORDS))
         return found
+
+    def warm(self) -> None:
+        for pid in range(len(self.index.passages)):
+            self.facts(pid)
 
 
 @dataclass

@@ -115,6 +115,7 @@ class Live:
             del index, new
             _give_back_memory()
             return False
+        new.warm()  # while the old index still answers, not in the first visitors' time
         self._searcher = new  # one reference swapped: the next request gets the new index
         self.switched_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         self.switches += 1
