@@ -390,6 +390,40 @@ def test_a_worker_killed_stops_the_server_with_a_failure(cli_env, tmp_path, sig,
     assert "Traceback" not in log
 
 
+def test_every_worker_switches_to_a_new_build_before_it_is_asked(settings, cli_env, tmp_path):
+    """QA_WORKERS=2 and a new build made live while no worker has been asked anything but
+    the readiness check: both answer from it at once. A worker's index watcher used to start
+    with its first request, so one not yet asked kept the old build until then, and gave
+    its first visitor the old answers."""
+    index_dir = tmp_path / "index"
+    shutil.copytree(settings.index_dir, index_dir)
+    old = (index_dir / "CURRENT").read_text().strip()
+    proc, port = serve_process({**cli_env, "QA_INDEX": str(index_dir), "QA_WORKERS": "2",
+                                "QA_RELOAD_SECONDS": "0.2"}, subprocess.DEVNULL)
+    clients = [http.client.HTTPConnection("127.0.0.1", port, timeout=30) for _ in range(2)]
+    try:
+        workers = _workers(proc, 2)
+        # The same build under a new name: a new build, as far as a server can tell.
+        new = "build-switched-to"
+        shutil.copytree(index_dir / old, index_dir / new)
+        (index_dir / "CURRENT.tmp").write_text(new + "\n")
+        os.replace(index_dir / "CURRENT.tmp", index_dir / "CURRENT")
+        time.sleep(2)
+        for c in clients:
+            c.connect()
+        served = []
+        for c in clients:
+            c.request("GET", "/healthz")
+            served.append(json.loads(c.getresponse().read())["index"])
+        assert sorted(_connections(w, port) for w in workers) == [1, 1]  # one client each
+        assert served == [new, new]
+    finally:
+        for c in clients:
+            c.close()
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
 def _workers(proc: subprocess.Popen, n: int) -> list[int]:
     """The server's worker processes, once all n are forked (the first may answer before
     the last is)."""

@@ -409,17 +409,23 @@ def serve(source, host: str, port: int, settings) -> None:
     searcher.search("warm up", k=1)  # load the model before the first visitor, not during
     searcher.warm()  # before the fork: worked out once, for every process
     in_flight = getattr(searcher.encoder, "request", nullcontext)
+
+    def serving(**where) -> Server:
+        # In the process that serves (each forked worker), before its first request: a live
+        # source's index watcher starts with current(), and a worker not yet asked anything
+        # would otherwise never see a new build, nor its first visitor get it.
+        source.current()
+        return make_server(source, settings, host, port, in_flight=in_flight, **where)
+
     count = worker_count(settings.workers)
     if count == 1:
-        server = _bound(host, port, lambda: make_server(source, settings, host, port,
-                                                        in_flight=in_flight))
+        server = _bound(host, port, serving)
         print(f"planqa: serving on http://{host}:{server.port}/", flush=True)
         server.run()
         return
     listener = _bound(host, port, lambda: listen(host, port))
     fork_workers(count, settings.heavy_slots, listener,
-                 lambda workers: make_server(source, settings, host, port, sockets=[listener],
-                                             in_flight=in_flight, workers=workers),
+                 lambda workers: serving(sockets=[listener], workers=workers),
                  f"http://{host}:{listener.getsockname()[1]}/")
 
 
