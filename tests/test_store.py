@@ -158,6 +158,23 @@ def test_verify_passes_on_a_sound_index(small):
     assert [d["file"] for d in info["documents_held"]] == sorted(SMALL)
 
 
+def test_a_paper_is_removed_given_as_a_path_to_its_file(small, tmp_path):
+    """`qa remove /…/corpus/paper.txt`: the path named the file, but was taken for its name
+    in the corpus, so the file was moved onto itself and the removal reported done while the
+    paper stayed in the corpus and the index."""
+    s = replace(small, corpus_dir=tmp_path / "corpus", index_dir=tmp_path / "index")
+    shutil.copytree(small.corpus_dir, s.corpus_dir)
+    shutil.copytree(small.index_dir, s.index_dir)
+    out = cli("remove", str(s.corpus_dir / SMALL[0]), env=env_of(s))
+    assert out.returncode == 0, out.stderr
+    assert (s.index_dir / "removed" / SMALL[0]).is_file()
+    assert not (s.corpus_dir / SMALL[0]).exists()
+    assert [d.path for d in Index.load(s.index_dir).docs] == [SMALL[1]]
+    # A path from the working folder names a paper too: here the last one, refused as such.
+    out = cli("remove", os.path.relpath(s.corpus_dir / SMALL[1], ROOT), env=env_of(s))
+    assert out.returncode == 2 and "every document" in out.stderr
+
+
 def test_add_and_remove_refuse_bad_input_and_change_nothing(small, tmp_path):
     s = replace(small, corpus_dir=tmp_path / "corpus")
     shutil.copytree(small.corpus_dir, s.corpus_dir)

@@ -310,7 +310,8 @@ def make_parser() -> argparse.ArgumentParser:
 
     sp = sub.add_parser("remove", parents=[no_wait],
                         help="take papers out of corpus/ (to index/removed/) and the index")
-    sp.add_argument("documents", nargs="+", metavar="DOC_ID|FILE")
+    sp.add_argument("documents", nargs="+", metavar="DOC_ID|FILE",
+                    help="a doc id, a file name in the corpus, or a path to the file")
     sp.set_defaults(func=cmd_remove)
 
     sp = sub.add_parser("search", help="answer a question with cited passages")

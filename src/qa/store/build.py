@@ -125,12 +125,11 @@ def remove(settings: Settings, targets: list[str], wait: bool = True,
         by_id = {e["doc_id"]: e["path"] for e in prev.get("segments", [])}
         names = []
         for t in targets:
-            name = t if (corpus / t).is_file() and (corpus / t).resolve().is_relative_to(
-                corpus.resolve()) else by_id.get(t)
+            name = _corpus_name(corpus, t) or by_id.get(t)
             if name is None or name == CATALOG_NAME or not (corpus / name).is_file():
                 # The catalog is no paper: taken out, every paper would lose its metadata.
-                raise BadInput(f"no document {t!r} in {corpus}: give a file name or a doc id "
-                               "('qa info' lists them)")
+                raise BadInput(f"no document {t!r} in {corpus}: give a doc id, a file name "
+                               "in the corpus or a path to the file ('qa info' lists them)")
             names.append(name)
         if prev and not set(by_id.values()) - set(names):
             raise BadInput("that would remove every document; an index needs at least one")
@@ -143,6 +142,20 @@ def remove(settings: Settings, targets: list[str], wait: bool = True,
         # The catalog may not name a missing file: the entries go with the files.
         _move_entries(corpus / CATALOG_NAME, bin_ / CATALOG_NAME, names)
         return _update(settings, False, say, encoder, t0)
+
+
+def _corpus_name(corpus: Path, target: str) -> str | None:
+    """The name in the corpus of the paper `target` gives: as that name, or as a path to the
+    file (absolute, or from the working folder), which names it relative to the corpus as the
+    index does; None when it is no file in the corpus. A path taken as the name would move
+    the file onto itself and report a removal that never happened."""
+    root = os.path.abspath(corpus)
+    for path in (corpus / target, Path(target)):
+        name = os.path.relpath(os.path.abspath(path), root)
+        if path.is_file() and not name.startswith(os.pardir + os.sep) \
+                and path.resolve().is_relative_to(corpus.resolve()):
+            return Path(name).as_posix()
+    return None
 
 
 def _update(settings: Settings, full: bool, say, encoder, t0: float) -> BuildReport:
