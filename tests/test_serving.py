@@ -398,8 +398,9 @@ def test_every_worker_switches_to_a_new_build_before_it_is_asked(settings, cli_e
     index_dir = tmp_path / "index"
     shutil.copytree(settings.index_dir, index_dir)
     old = (index_dir / "CURRENT").read_text().strip()
+    err = open(tmp_path / "err", "w+")
     proc, port = serve_process({**cli_env, "QA_INDEX": str(index_dir), "QA_WORKERS": "2",
-                                "QA_RELOAD_SECONDS": "0.2"}, subprocess.DEVNULL)
+                                "QA_RELOAD_SECONDS": "0.2"}, err)
     clients = [http.client.HTTPConnection("127.0.0.1", port, timeout=30) for _ in range(2)]
     try:
         workers = _workers(proc, 2)
@@ -408,7 +409,10 @@ def test_every_worker_switches_to_a_new_build_before_it_is_asked(settings, cli_e
         shutil.copytree(index_dir / old, index_dir / new)
         (index_dir / "CURRENT.tmp").write_text(new + "\n")
         os.replace(index_dir / "CURRENT.tmp", index_dir / "CURRENT")
-        time.sleep(2)
+        deadline = time.monotonic() + 30  # each worker says when it has switched
+        while (Path(err.name).read_text().count("switched to index") < 2
+               and time.monotonic() < deadline):
+            time.sleep(0.1)
         for c in clients:
             c.connect()
         served = []

@@ -175,6 +175,24 @@ def test_a_paper_is_removed_given_as_a_path_to_its_file(small, tmp_path):
     assert out.returncode == 2 and "every document" in out.stderr
 
 
+def test_a_path_through_links_names_the_paper_it_reaches(tmp_path):
+    """".." after a folder link goes back from where the link led, not where the text says:
+    named by its text, "ext/q/../a.txt" was taken for the paper outside the corpus."""
+    from qa.store.build import _corpus_name
+
+    corpus, outside = tmp_path / "corpus", tmp_path / "outside"
+    (corpus / "sub").mkdir(parents=True)
+    outside.mkdir()
+    (corpus / "a.txt").write_text("in the corpus\n")
+    (outside / "a.txt").write_text("outside it\n")
+    (corpus / "ext").symlink_to(outside)
+    (outside / "q").symlink_to(corpus / "sub")
+    assert _corpus_name(corpus, "ext/q/../a.txt") == "a.txt"
+    assert _corpus_name(corpus, "ext/a.txt") is None
+    assert _corpus_name(corpus, str(corpus / "a.txt")) == "a.txt"
+    assert _corpus_name(corpus, "sub") is None  # a folder is no paper
+
+
 def test_add_and_remove_refuse_bad_input_and_change_nothing(small, tmp_path):
     s = replace(small, corpus_dir=tmp_path / "corpus")
     shutil.copytree(small.corpus_dir, s.corpus_dir)

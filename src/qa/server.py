@@ -26,7 +26,7 @@ from waitress.utilities import Error
 
 from .gate import Gate
 from .processes import ServeError, Workers, fork_workers, listen, worker_count
-from .web import INTERNAL_ERROR, SECURITY_HEADERS, create_app, render_error
+from .web import INTERNAL_ERROR, SECURITY_HEADERS, Fixed, create_app, render_error
 
 log = logging.getLogger("qa.requests")
 
@@ -403,19 +403,22 @@ def serve(source, host: str, port: int, settings) -> None:
     log.addHandler(handler)
     log.setLevel(logging.INFO)
     log.propagate = False
-    # A source's searcher as it stands (web.Fixed, store.Live): current() would start the
+    if not hasattr(source, "current"):
+        source = Fixed(source)
+    # The source's searcher as it stands (web.Fixed, store.Live): current() would start the
     # index watcher here, in a parent that may only fork the workers.
-    searcher = getattr(source, "searcher", source)
+    searcher = source.searcher
     searcher.search("warm up", k=1)  # load the model before the first visitor, not during
     searcher.warm()  # before the fork: worked out once, for every process
     in_flight = getattr(searcher.encoder, "request", nullcontext)
 
     def serving(**where) -> Server:
-        # In the process that serves (each forked worker), before its first request: a live
-        # source's index watcher starts with current(), and a worker not yet asked anything
-        # would otherwise never see a new build, nor its first visitor get it.
+        server = make_server(source, settings, host, port, in_flight=in_flight, **where)
+        # In the process that serves (each forked worker), bound and before its first
+        # request: a live source's index watcher starts with current(), and a worker not yet
+        # asked anything would otherwise never see a new build, nor its first visitor get it.
         source.current()
-        return make_server(source, settings, host, port, in_flight=in_flight, **where)
+        return server
 
     count = worker_count(settings.workers)
     if count == 1:

@@ -115,8 +115,9 @@ def add(settings: Settings, paths: list[Path], wait: bool = True,
 
 def remove(settings: Settings, targets: list[str], wait: bool = True,
            progress: Callable[[str], None] | None = None, encoder=None) -> BuildReport:
-    """Take documents (by file name or doc id) out of the collection and update the index.
-    Their files move to index/removed/, so nothing is lost; unknown names change nothing."""
+    """Take documents out of the collection and update the index: each target is a file name
+    in the corpus, else a path to the file, else a doc id. Their files move to
+    index/removed/, so nothing is lost; unknown names change nothing."""
     say = progress or (lambda msg: None)
     t0 = time.perf_counter()
     corpus = settings.corpus_dir
@@ -146,15 +147,17 @@ def remove(settings: Settings, targets: list[str], wait: bool = True,
 
 def _corpus_name(corpus: Path, target: str) -> str | None:
     """The name in the corpus of the paper `target` gives: as that name, or as a path to the
-    file (absolute, or from the working folder), which names it relative to the corpus as the
-    index does; None when it is no file in the corpus. A path taken as the name would move
-    the file onto itself and report a removal that never happened."""
-    root = os.path.abspath(corpus)
+    file (absolute, or from the working folder); None when it is no file in the corpus. The
+    name is where the file really is, its folders' links followed (".." after a link is not
+    where the text says); a path taken for the name would move the file onto itself and
+    report a removal that never happened."""
+    root = corpus.resolve()
     for path in (corpus / target, Path(target)):
-        name = os.path.relpath(os.path.abspath(path), root)
-        if path.is_file() and not name.startswith(os.pardir + os.sep) \
-                and path.resolve().is_relative_to(corpus.resolve()):
-            return Path(name).as_posix()
+        if not path.is_file():
+            continue
+        real = Path(os.path.realpath(path.parent)) / path.name
+        if real.is_relative_to(root) and real.resolve().is_relative_to(root):
+            return real.relative_to(root).as_posix()
     return None
 
 
