@@ -394,13 +394,14 @@ def test_every_worker_switches_to_a_new_build_before_it_is_asked(settings, cli_e
     """QA_WORKERS=2 and a new build made live while no worker has been asked anything but
     the readiness check: both answer from it at once. A worker's index watcher used to start
     with its first request, so one not yet asked kept the old build until then, and gave
-    its first visitor the old answers."""
+    its first visitor the old answers. With QA_LOG_FORMAT=json the switches are logged as
+    JSON lines too, not plain text among them."""
     index_dir = tmp_path / "index"
     shutil.copytree(settings.index_dir, index_dir)
     old = (index_dir / "CURRENT").read_text().strip()
     err = open(tmp_path / "err", "w+")
     proc, port = serve_process({**cli_env, "QA_INDEX": str(index_dir), "QA_WORKERS": "2",
-                                "QA_RELOAD_SECONDS": "0.2"}, err)
+                                "QA_RELOAD_SECONDS": "0.2", "QA_LOG_FORMAT": "json"}, err)
     clients = [http.client.HTTPConnection("127.0.0.1", port, timeout=30) for _ in range(2)]
     try:
         workers = _workers(proc, 2)
@@ -426,6 +427,11 @@ def test_every_worker_switches_to_a_new_build_before_it_is_asked(settings, cli_e
             c.close()
         proc.terminate()
         proc.wait(timeout=30)
+    records = [json.loads(line) for line in Path(err.name).read_text().splitlines()]
+    switched = [r for r in records if "switched to index" in r.get("message", "")]
+    assert len(switched) == 2 and all(r["level"] == "info" for r in switched)
+    paths = [r["path"] for r in records if "path" in r]  # the request lines, among them
+    assert len(paths) >= 3 and set(paths) == {"/healthz"}
 
 
 def _workers(proc: subprocess.Popen, n: int) -> list[int]:

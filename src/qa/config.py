@@ -203,7 +203,8 @@ OPTIONS: tuple[Option, ...] = (
            "long questions or large k searched at once; the others wait their turn, so "
            "short questions keep a core", whole(1, 64)),
     Option("log_format", "QA_LOG_FORMAT", "text",
-           "request log lines on stderr: text or json (one JSON object a line)",
+           "the server's log on stderr, a line a request and its other messages: text or "
+           "json (one JSON object a line)",
            choice(*LOG_FORMATS)),
 )
 

@@ -184,6 +184,21 @@ def log_writer(fmt: str):
     return jsonl if fmt == "json" else text
 
 
+class JsonLines(logging.Formatter):
+    """QA_LOG_FORMAT=json: every line one JSON object, for a log collector. A request's line
+    is one already (log_writer); the server's other messages (an index switched to, a
+    failure and its traceback) are put in one."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        if record.name == log.name:
+            return record.getMessage()
+        out = {"time": round(record.created, 3), "level": record.levelname.lower(),
+               "message": record.getMessage()}
+        if record.exc_info:
+            out["traceback"] = self.formatException(record.exc_info)
+        return json.dumps(out)
+
+
 # --- waitress, with connection limits and the errors it makes itself in the app's face ------
 
 class Parser(HTTPRequestParser):
@@ -398,11 +413,12 @@ def serve(source, host: str, port: int, settings) -> None:
     settings.workers > 1 the index is loaded once and that many processes are forked to
     share the listening socket and, copy-on-write, the index's memory."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(message)s" if settings.log_format == "json"
-                                           else "%(asctime)s %(message)s"))
-    log.addHandler(handler)
-    log.setLevel(logging.INFO)
-    log.propagate = False
+    handler.setFormatter(JsonLines() if settings.log_format == "json"
+                         else logging.Formatter("%(asctime)s %(message)s"))
+    for logger in (log, logging.getLogger("qa.server")):  # requests; switches and failures
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
     if not hasattr(source, "current"):
         source = Fixed(source)
     # The source's searcher as it stands (web.Fixed, store.Live): current() would start the

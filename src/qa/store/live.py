@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import ctypes
 import gc
+import logging
 import os
-import sys
 import threading
 import time
 from pathlib import Path
@@ -40,7 +40,9 @@ class Live:
 
         self.settings = settings
         self.every = settings.reload_seconds if every is None else every
-        self._log = log or _say
+        # The server's log (qa serve: text or JSON lines, QA_LOG_FORMAT); one write a
+        # message, so another server process's line cannot land inside it.
+        self._log = log or logging.getLogger("qa.server").info
         # Taken before loading, so a swap during the load is seen; with a searcher loaded
         # earlier, none: the first check compares CURRENT's name with the index served.
         self._stamp = None if searcher else pointer_stamp(settings.index_dir)
@@ -124,13 +126,6 @@ class Live:
         del served, index, new
         _give_back_memory()
         return True
-
-
-def _say(msg: str) -> None:
-    # One write, line and newline together: print() makes two, and between them a request
-    # log line of another server process sharing the stream can land (QA_WORKERS).
-    sys.stderr.write(msg + "\n")
-    sys.stderr.flush()
 
 
 def _give_back_memory() -> None:
