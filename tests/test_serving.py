@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -304,14 +305,14 @@ def test_request_logs_give_the_question_length_not_its_words(server):
     assert not any("zebrafish" in line for line in lines)
 
 
-def serve_process(env: dict, stderr) -> tuple[subprocess.Popen, int]:
+def serve_process(env: dict, stderr, **popen) -> tuple[subprocess.Popen, int]:
     """`qa serve` in a process of its own on a free port, once it answers /healthz."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     proc = subprocess.Popen([sys.executable, "-m", "qa.cli", "serve", "--no-build", "--port",
                              str(port)], env={**os.environ, "HF_HUB_OFFLINE": "1", **env},
-                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=stderr)
+                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=stderr, **popen)
     for _ in range(600):
         try:
             if get(port, "/healthz")[0] == 200:
@@ -432,6 +433,23 @@ def test_every_worker_switches_to_a_new_build_before_it_is_asked(settings, cli_e
     assert len(switched) == 2 and all(r["level"] == "info" for r in switched)
     paths = [r["path"] for r in records if "path" in r]  # the request lines, among them
     assert len(paths) >= 3 and set(paths) == {"/healthz"}
+
+
+def test_a_stop_sent_to_the_whole_service_is_a_clean_stop(cli_env, tmp_path):
+    """SIGTERM to the server and then to every process of it, as `timeout` stops a command
+    (and systemd a service's control group): the server ends with status 0 and says nothing
+    of a failure. The second signal, landing in the interpreter's shutdown, printed
+    "Exception ignored ... SystemExit"."""
+    for attempt in range(3):
+        err = open(tmp_path / f"err{attempt}", "w+")
+        proc, _ = serve_process({"QA_WORKERS": "2", **cli_env}, err, start_new_session=True)
+        _workers(proc, 2)
+        os.kill(proc.pid, signal.SIGTERM)  # what `timeout` does: the command, then its group
+        os.killpg(proc.pid, signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+        err.seek(0)
+        log = err.read()
+        assert "stopping the others" not in log and "Exception ignored" not in log, log
 
 
 def _workers(proc: subprocess.Popen, n: int) -> list[int]:

@@ -132,6 +132,9 @@ def fork_workers(count: int, heavy_slots: int, listener: socket.socket, make, ur
         how = _how(os.waitstatus_to_exitcode(status))
         raise ServeError(f"server process {pid} ended {how}: stopping the others")
     finally:
+        # Stopping already: a second SIGTERM would raise inside the stop, or inside the
+        # interpreter's own shutdown ("Exception ignored ... SystemExit").
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         for pid in children:
             try:
                 os.kill(pid, signal.SIGTERM)
