@@ -172,6 +172,10 @@ def test_a_deadline_or_period_by_the_title_is_not_the_papers_date():
     doc = read_bytes("hub.txt", b"Winter hub\n\nThe hub will open by 23 May 2027 and stay open "
                      b"from 1st June 2027.\n\nApril 2018\n", None)
     assert doc.date == "2018-04"
+    # What will happen, and when: the plan's date, not the paper's.
+    doc = read_bytes("ward.txt", b"New ward\n\nZebrafield Community Hospital will open a 24-bed "
+                     b"rehabilitation ward in October 2028.\n", None)
+    assert doc.date == "" and "date" not in doc.origins
 
 
 def test_format_properties_come_first_and_the_catalog_overrides_all():

@@ -38,14 +38,18 @@ def _dates(text: str):
 # from June 2027", "until 2020"), not when the paper was written.
 _TIMED = re.compile(r"\b(?:by|from|until|till|before|after|starting|between|to)\s+"
                     r"(?:the\s+)?(?:(?:end|start|beginning|middle)\s+of\s+)?$", re.I)
+# A date in a sentence that says what will happen ("the ward will open in October 2028") is
+# a plan's, not the paper's.
+_PLANNED = re.compile(r"\b(?:will|shall)\b[^.!?\n]*$", re.I)
 
 
 def find_date(text: str, near: int = 0) -> str:
     """The date stated nearest after position `near` (a title), else nearest before, that is
-    no deadline or period; the most precise where two start at one place ("23 May 2018"
+    no deadline, period or plan; the most precise where two start at one place ("23 May 2018"
     over "May 2018"). ISO, or ''."""
     stated = list(_dates(text))
-    timed = [(a, b) for a, b, _ in stated if _TIMED.search(text[max(a - 30, 0):a])]
+    timed = [(a, b) for a, b, _ in stated if _TIMED.search(text[max(a - 30, 0):a])
+             or _PLANNED.search(text[max(a - 200, 0):a])]
     # "by 23 May 2027" holds "May 2027", which no "by" stands before: it goes with its date.
     found = sorted(((a, iso) for a, b, iso in stated
                     if not any(ta <= a and b <= tb for ta, tb in timed)),
