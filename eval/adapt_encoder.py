@@ -106,13 +106,20 @@ def hard_negatives(index: Index, pairs: list[tuple[str, int, str]],
     low = [p.text.lower() for p in index.passages]
     out = []
     for query, row, _ in pairs:
-        order = np.argsort(-index.bm25.scores(query_terms(query)))[:40]
         q = query.lower().strip()
-        fit = [int(j) for j in order if j != row
-               and len(bags[j] & bags[row]) <= 0.5 * max(1, len(bags[j] | bags[row]))
-               and q not in low[j]][:10]
-        out.append(rng.choice(fit) if fit else -1)
+        out.append(bm25_negative(
+            index, query, rng, 40,
+            lambda j: j != row and q not in low[j]
+            and len(bags[j] & bags[row]) <= 0.5 * max(1, len(bags[j] | bags[row]))))
     return out
+
+
+def bm25_negative(index: Index, query: str, rng: random.Random, depth: int, fits) -> int:
+    """One of the first ten passages that fit(row) among BM25's `depth` best for the query,
+    drawn; -1 when none fits."""
+    order = np.argsort(-index.bm25.scores(query_terms(query)))[:depth]
+    fit = [int(j) for j in order if fits(int(j))][:10]
+    return rng.choice(fit) if fit else -1
 
 
 def vocabulary_pairs(vocabulary: Synonyms, rng: random.Random) -> list[tuple]:

@@ -21,18 +21,16 @@ import random
 import sys
 from pathlib import Path
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "eval"))
 
-from adapt_encoder import passage_texts, save, train  # noqa: E402
+from adapt_encoder import bm25_negative, passage_texts, save, train  # noqa: E402
 from cv import FOLDS, fold_of  # noqa: E402
-from qa.bm25 import query_terms  # noqa: E402
 from qa.config import Settings  # noqa: E402
 from qa.evaluate import load_questions, needles_in  # noqa: E402
 from qa.store.index import Index  # noqa: E402
+
 
 def question_items(index: Index, questions, fold: int, rng: random.Random) -> list[tuple]:
     """(question, gold passage, its row, a non-answering passage BM25 ranks high, its row)."""
@@ -45,10 +43,8 @@ def question_items(index: Index, questions, fold: int, rng: random.Random) -> li
         rows = gold.get(q.id)
         if not rows or fold_of(q.id) == fold:
             continue
-        order = np.argsort(-index.bm25.scores(query_terms(q.question)))[:20]
-        negatives = [int(j) for j in order if int(j) not in rows][:10]
         row = rng.choice(rows)
-        neg = rng.choice(negatives) if negatives else -1
+        neg = bm25_negative(index, q.question, rng, 20, lambda j: j not in rows)
         items.append((q.question, texts[row], row, texts[neg] if neg >= 0 else None, neg))
     return items
 

@@ -552,9 +552,10 @@ def test_schemathesis_finds_nothing(live_server, tmp_path):
 def served_encoders():
     """The shared and alone encoders `qa serve` uses, in a ByLoad that always finds a core
     spare (cores=4096), so the tests do not depend on what else the machine runs."""
+    from qa.config import Settings
     from qa.embed import ByLoad, serving_encoder
 
-    served = serving_encoder()
+    served = serving_encoder(Settings.from_env())
     if not isinstance(served, ByLoad):
         pytest.skip("one core: qa serve encodes on one thread")
     return ByLoad(served.shared, served.alone, cores=4096)

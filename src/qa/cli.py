@@ -193,8 +193,7 @@ def cmd_serve(args, settings: Settings) -> int:
     # served alone (embed.ByLoad; eval/README.md, "Serving"). Forked workers (QA_WORKERS) run
     # one: onnxruntime's thread pools do not survive a fork.
     threads = settings.encoder_threads or (1 if worker_count(settings.workers) > 1 else 0)
-    encoder = serving_encoder(settings.model, settings.encoder, threads, settings.cache_dir,
-                              settings.adapter)
+    encoder = serving_encoder(settings, threads)
     searcher = open_searcher(settings, rebuild_if_needed=not args.no_build, encoder=encoder)
     live = Live(settings, searcher)  # follows CURRENT: new builds are served by themselves
     host, port = args.host or settings.host, args.port or settings.port

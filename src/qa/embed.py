@@ -298,25 +298,24 @@ def get_encoder(model: str = DEFAULT_MODEL, encoder: str = "auto", threads: int 
             # A kept file that does not load (cut short by a full disk, damaged): made anew.
 
 
-def encoder_for(settings, threads: int = 0):
+def encoder_for(settings, threads: int = 0, spin_us: int = 0):
     """The encoder a Settings names (QA_MODEL, QA_ENCODER, QA_CACHE, QA_ADAPTER), loaded once
     per process: the one place that knows which settings the vectors depend on, so that a new
     one (as QA_ADAPTER was) reaches every caller."""
-    return get_encoder(settings.model, settings.encoder, threads, cache=settings.cache_dir,
-                       adapter=settings.adapter)
+    return get_encoder(settings.model, settings.encoder, threads, spin_us,
+                       cache=settings.cache_dir, adapter=settings.adapter)
 
 
-def serving_encoder(model: str = DEFAULT_MODEL, encoder: str = "auto", threads: int = 0,
-                    cache: Path | None = None, adapter: str = SHIPPED_ADAPTER):
+def serving_encoder(settings, threads: int = 0):
     """The encoder for a server answering requests side by side: `threads` per question when
     given (QA_ENCODER_THREADS), else ByLoad's one or two."""
-    if threads or resolve_backend(model, encoder) == "torch" or (os.cpu_count() or 1) < 2:
-        return get_encoder(model, encoder, threads or 1, cache=cache, adapter=adapter)
+    if (threads or resolve_backend(settings.model, settings.encoder) == "torch"
+            or (os.cpu_count() or 1) < 2):
+        return encoder_for(settings, threads or 1)
     # Spinning 50 µs between the encode's parallel steps: with int8, 1.25 ms against 1.9
     # without and 1.5 on one thread; with float32, 3.2-3.6 ms against 3.9-5.0 without, at the
     # same CPU (eval/README.md, "Serving").
-    by_load = ByLoad(get_encoder(model, encoder, 1, cache=cache, adapter=adapter),
-                     get_encoder(model, encoder, 2, 50, cache=cache, adapter=adapter))
+    by_load = ByLoad(encoder_for(settings, 1), encoder_for(settings, 2, 50))
     for enc in (by_load.shared, by_load.alone):  # a session's first run allocates: not a visitor's
         enc.encode(["warm up"])
     return by_load

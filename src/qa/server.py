@@ -69,13 +69,8 @@ def host_name(host_header: str) -> str:
     return h.rstrip(".")
 
 
-def question_chars(query_string: str) -> int:
-    return len(parse_qs(query_string).get("q", [""])[0])
-
-
-def is_heavy(query_string: str) -> bool:
-    """A search's arguments ask for a heavy one."""
-    args = parse_qs(query_string)
+def is_heavy(args: dict[str, list[str]]) -> bool:
+    """A search's arguments (parse_qs) ask for a heavy one."""
     k = args.get("k", [""])[0]
     return (len(args.get("q", [""])[0].encode("utf-8", "surrogatepass")) > HEAVY_BYTES
             or (k.isascii() and k.isdigit() and int(k) > HEAVY_K))
@@ -104,7 +99,8 @@ class Guard:
 
     def __call__(self, environ, start_response):
         t0 = time.perf_counter()
-        path, qs = environ.get("PATH_INFO", ""), environ.get("QUERY_STRING", "")
+        path = environ.get("PATH_INFO", "")
+        args = parse_qs(environ.get("QUERY_STRING", ""))  # once: the log line and the lane
         status = []
 
         def start(s, headers, exc_info=None):
@@ -113,14 +109,15 @@ class Guard:
 
         try:
             with self.in_flight():
-                body = self._answer(environ, start, path, qs)
+                body = self._answer(environ, start, path, args)
         finally:
-            self.log_line(environ.get("REQUEST_METHOD", ""), path, question_chars(qs),
+            self.log_line(environ.get("REQUEST_METHOD", ""), path,
+                          len(args.get("q", [""])[0]),
                           int(status[-1][:3]) if status else 500,
                           (time.perf_counter() - t0) * 1000)
         return body
 
-    def _answer(self, environ, start, path, qs):
+    def _answer(self, environ, start, path, args):
         if host_name(environ.get("HTTP_HOST", "")) not in self.allowed:
             # The Host is not repeated: it is the attacker's text (DNS rebinding, cache poison).
             return self._error(start, 400, "host_not_allowed",
@@ -131,7 +128,7 @@ class Guard:
             return []
         if path not in SEARCH_PATHS:
             return self._run(environ, start, path)
-        if not is_heavy(qs):
+        if not is_heavy(args):
             with self.gate:
                 return self._run(environ, start, path)
         with self._lock:
@@ -424,8 +421,7 @@ def serve(source, host: str, port: int, settings) -> None:
     # The source's searcher as it stands (web.Fixed, store.Live): current() would start the
     # index watcher here, in a parent that may only fork the workers.
     searcher = source.searcher
-    searcher.search("warm up", k=1)  # load the model before the first visitor, not during
-    searcher.warm()  # before the fork: worked out once, for every process
+    searcher.warm()  # before the fork: done once, for every process
     in_flight = getattr(searcher.encoder, "request", nullcontext)
 
     def serving(**where) -> Server:

@@ -122,10 +122,12 @@ class Searcher:
         return cls(index, settings, encoder)
 
     def warm(self) -> None:
-        """Work out every passage's facts now. On first use a search may meet dozens of new
-        candidates (0.3 ms each), and a server's forked processes would each work them out
-        again: four clients' p95 on a fresh 2-process server was 36 ms cold, 17-22 ms warm
-        (eval/README.md, "Round 8"). About 14 KB of memory a passage."""
+        """Ready for a first visitor: the model loaded (one search) and every passage's facts
+        worked out. On first use a search may meet dozens of new candidates (0.3 ms each),
+        and a server's forked processes would each work them out again: four clients' p95 on
+        a fresh 2-process server was 36 ms cold, 17-22 ms warm (eval/README.md, "Round 8").
+        About 14 KB of memory a passage."""
+        self.search("warm up", k=1)
         self.passages.warm()
 
     @property
