@@ -24,6 +24,15 @@ def test_the_answer_quotes_the_top_sentence_on_one_line():
     assert (a.rank, a.start, a.end, a.quote) == (1, 7, 36, "The stroke model is one HASU.")
 
 
+def test_a_bullets_mark_is_no_part_of_the_quote():
+    text = "Who:\n- Programme director and manager\n• 3.3 Providers"
+    a = answer_of(result("who runs the programme", [hit(1, "a", text, [[5, 38]])]))
+    assert (a.start, a.quote) == (7, "Programme director and manager")
+    b = answer_of(result("providers", [hit(1, "a", text, [[39, len(text)]])]))
+    assert b.quote == "3.3 Providers"
+    assert answer_of(result("dash", [hit(1, "a", "- ", [[0, 2]])])).quote == "-"
+
+
 def test_also_in_names_other_documents_holding_the_answers_question_words():
     hits = [hit(1, "a", "The stroke model: one HASU."),
             hit(2, "a", "The stroke model again."),          # same document: not named

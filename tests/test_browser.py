@@ -5,6 +5,9 @@ from conftest import OUTPUT
 
 
 def test_ask_read_and_check_in_the_document(page, live_server):
+    errors = []  # what the browser's console would show a developer: a missing icon, a CSP block
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
     page.goto(live_server + "/")
     box = page.get_by_label("Ask a question about the plans")
     box.fill("what is the stroke model?")
@@ -26,6 +29,20 @@ def test_ask_read_and_check_in_the_document(page, live_server):
     viewport = page.viewport_size
     assert box and 0 <= box["y"] < viewport["height"], "the cited passage is scrolled into view"
     page.screenshot(path=str(OUTPUT / "document.png"))
+    assert errors == []
+
+
+def test_more_passages_open_where_the_first_ten_ended(page, live_server):
+    page.goto(live_server + "/search?q=stroke+services")
+    assert page.locator("li.result").count() == 10
+    assert page.locator("h2.count").inner_text() == "10 passages for “stroke services”, best first"
+    page.get_by_role("link", name="Show more passages").click()
+    page.wait_for_url("**k=20#result-11")
+    assert page.locator("li.result").count() == 20
+    box = page.locator("#result-11").bounding_box()
+    assert box and 0 <= box["y"] < page.viewport_size["height"]
+    page.goto(live_server + "/search?q=stroke+services&k=1")
+    assert page.locator("h2.count").inner_text() == "1 passage for “stroke services”, best first"
 
 
 def test_contents_take_the_reader_to_a_section(page, live_server):

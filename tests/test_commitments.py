@@ -143,6 +143,9 @@ def test_items_carry_publisher_and_date(items, index):
     ("Extend lung health checks model by 2022", "", "2022"),
     ("An Action plan will be agreed by October.", "2017-07-10", "2017-10"),
     ("agreed by February", "2017-07-10", "2018-02"),
+    # a comma before the year is no month without one ("due July 2018" from a 2017 paper)
+    ("submitted by 11th September, 2017", "2017-07-10", "2017-09"),
+    ("tools were available in July, 2017", "2017-07-10", "2017-07"),
     ("Sept 18 for health", "", "2018-09"),
     ("Roll out of Rapid Diagnostic Centres from 2019", "", None),
     ("We will improve community first response", "", None),

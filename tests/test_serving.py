@@ -90,6 +90,7 @@ def assert_face(status, headers, body, expected: int, api: bool) -> dict | None:
 
 
 @pytest.mark.parametrize("query", ["q=%00", "q=%01%1b%7f", "q=%20%09%0a", "q=%c2%85%c2%9f",
+                                   "q=%E2%80%8B%EF%BB%BF",  # a zero-width space, a BOM
                                    "q=stroke&k=1_0", "q=stroke&k=%D9%A5", "q=stroke&k=%205%20",
                                    "q=stroke&k=0", "q=stroke&k=51", "q=stroke&doc=nope",
                                    "q=stroke&area=Atlantis", "q=stroke&mode=magic"])
@@ -105,6 +106,15 @@ def test_control_characters_inside_a_question_part_words_and_go(server):
     assert json.loads(body)["query"] == "stroke model"
     status, _, body = get(server.port, "/api/search?q=stroke%00care")
     assert status == 200 and json.loads(body)["query"] == "stroke care"
+
+
+def test_a_page_asked_no_words_asks_for_a_question(server):
+    """Control characters alone are no question on the page either: it asks for one, rather
+    than offering to search again for the same nothing."""
+    for q in ("%01%1b", "%E2%80%8B"):
+        status, _, body = get(server.port, f"/search?q={q}")
+        assert status == 200 and b"Type a question to search the plans." in body
+        assert b"in all the plans</a>" not in body
 
 
 def test_k_as_plain_digits_is_read(server):
@@ -450,6 +460,20 @@ def test_a_stop_sent_to_the_whole_service_is_a_clean_stop(cli_env, tmp_path):
         err.seek(0)
         log = err.read()
         assert "stopping the others" not in log and "Exception ignored" not in log, log
+
+
+def test_a_single_process_server_stops_cleanly_too(cli_env, tmp_path):
+    """QA_WORKERS=1 (one core, a container's CPU limit): the same stop ends with status 0,
+    as the forked server does, not as a process killed by SIGTERM (143)."""
+    err = open(tmp_path / "err", "w+")
+    proc, port = serve_process({"QA_WORKERS": "1", **cli_env}, err, start_new_session=True)
+    assert get(port, "/api/search?q=stroke")[0] == 200
+    os.kill(proc.pid, signal.SIGTERM)
+    os.killpg(proc.pid, signal.SIGTERM)
+    assert proc.wait(timeout=30) == 0
+    err.seek(0)
+    log = err.read()
+    assert "Traceback" not in log and "Exception ignored" not in log, log
 
 
 def _workers(proc: subprocess.Popen, n: int) -> list[int]:

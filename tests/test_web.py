@@ -322,6 +322,8 @@ def test_static_assets_are_local(client):
     assert "http://" not in html.replace("http://127.0.0.1", "") and "https://" not in html
     assert client.get("/static/style.css").status_code == 200
     assert client.get("/static/app.js").status_code == 200
+    # A page names its icon, so a browser asks for no /favicon.ico (a 404 in its console).
+    assert 'rel="icon"' in html and client.get("/static/icon.svg").status_code == 200
 
 
 # --- concurrency ----------------------------------------------------------------------------

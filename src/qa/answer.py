@@ -5,10 +5,13 @@ body, date, section, page) live in the Hit alone.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 
 from .bm25 import words
+
+_BULLET = re.compile(r"\s*[-–—•*·▪●◦]\s+")
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,10 @@ def sentence_of(hit) -> tuple[int, int, str] | None:
     if not hit.highlights:
         return None
     start, end = hit.highlights[0]
+    # A bullet's mark opens the sentence in the passage, not in a quotation of it.
+    bullet = _BULLET.match(hit.text, start, end)
+    if bullet and bullet.end() < end:
+        start = bullet.end()
     return start, end, " ".join(hit.text[start:end].split())
 
 

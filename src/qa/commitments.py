@@ -130,7 +130,8 @@ def is_commitment(text: str, kind: str, pledged: bool = False, doc_date: str = "
                 or (pledged and (core[:1].islower() or _gerund(core))))
 
 
-_MONTH_YEAR = re.compile(rf"\b{_MONTH}\s+((?:19|20)\d\d)\b", re.I)
+# "July 2017", and "July, 2017" as the minutes write it.
+_MONTH_YEAR = re.compile(rf"\b{_MONTH},?\s+((?:19|20)\d\d)\b", re.I)
 
 
 def _dated_before(text: str, doc_date: str) -> bool:
@@ -208,7 +209,7 @@ _FINITE = {"is", "are", "was", "were", "be", "been", "has", "have", "had", "will
 _DUE_FORMS = [
     # "by 1st March 2018", "by the end of June 2016", "in December 2017", "(March 2019)"
     re.compile(rf"(?:\b(?:by|before|until|in|during|end of)\s+|\()(?:the\s+end\s+of\s+)?"
-               rf"(?:\d{{1,2}}(?:st|nd|rd|th)?\s+)?{_MONTH}\s+((?:19|20)\d\d)\b", re.I),
+               rf"(?:\d{{1,2}}(?:st|nd|rd|th)?\s+)?{_MONTH},?\s+((?:19|20)\d\d)\b", re.I),
     # "by 2023/24", "by the end of 19/20": a financial year, which ends in March
     re.compile(r"\b(?:by|before|until|in|during|end of)\s+(?:the\s+end\s+of\s+)?"
                r"((?:19|20)?\d\d)/(\d\d)\b", re.I),
@@ -218,7 +219,7 @@ _DUE_FORMS = [
     # "Sept 18" alone in a timetable cell
     re.compile(rf"^{_MONTH}\s+(\d\d)\b", re.I),
     # "by October": the year is the document's, or the next if that month has passed
-    re.compile(rf"\b(?:by|before|until|in)\s+(?:the\s+end\s+of\s+)?{_MONTH}\b(?!\s+\d)", re.I),
+    re.compile(rf"\b(?:by|before|until|in)\s+(?:the\s+end\s+of\s+)?{_MONTH}\b(?!,?\s+\d)", re.I),
 ]
 
 

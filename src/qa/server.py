@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import signal
 import sys
 import threading
 import time
@@ -436,12 +437,21 @@ def serve(source, host: str, port: int, settings) -> None:
     if count == 1:
         server = _bound(host, port, serving)
         print(f"planqa: serving on http://{host}:{server.port}/", flush=True)
+        # A service manager's stop ends it as Ctrl-C does (waitress stops its threads and
+        # returns), with status 0 as the forked server's: not "killed by SIGTERM" (143).
+        signal.signal(signal.SIGTERM, _stop)
         server.run()
         return
     listener = _bound(host, port, lambda: listen(host, port))
     fork_workers(count, settings.heavy_slots, listener,
                  lambda workers: serving(sockets=[listener], workers=workers),
                  f"http://{host}:{listener.getsockname()[1]}/")
+
+
+def _stop(*_) -> None:
+    # A second SIGTERM (`timeout` signals the command, then its group) would land mid-stop.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    sys.exit(0)
 
 
 def _bound(host: str, port: int, bind):

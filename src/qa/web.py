@@ -22,7 +22,7 @@ from .chunk import SECTION_SEP, section_path
 from .cite import citation, pages, public_link, uk_date
 from .config import MAX_K, whole
 from .memo import per_object
-from .search import QueryError, Searcher
+from .search import QueryError, Searcher, clean_query
 
 # Templates and static files ship inside the package, so an installed wheel serves the page.
 WEB_DIR = Path(__file__).resolve().parent
@@ -307,7 +307,7 @@ def create_app(source) -> Flask:
 
     @app.get("/search")
     def search_page():
-        q = (_arg("q", "") or "").strip()
+        q = clean_query(_arg("q", "") or "")  # as the search reads it: "%01" is no question
         if not q:
             return render_template("index.html", examples=EXAMPLES,
                                    message="Type a question to search the plans.")
@@ -321,13 +321,18 @@ def create_app(source) -> Flask:
             return render_template("results.html", result=None, error=e.message, **form), e.status
         back = url_for("search_page", **args)
         hits = [_hit_view(h, searcher, back) for h in result.results]
+        # As many again, up to the most a search returns, while this one came back full.
+        more = min(2 * result.k, MAX_K) if len(hits) == result.k < MAX_K else 0
         answer = answer_of(result)
         return render_template(
             "results.html", result=result, hits=hits, answer=answer, error=None,
             missing=as_asked(result.missing_terms, result.query),
             answer_item=hits[answer.rank - 1] if answer else None,
             also=[hits[r - 1] for r in answer.also_in] if answer else [],
-            filters_match=filters_match(searcher.index.docs, _arg("doc"), _arg("area")), **form)
+            filters_match=filters_match(searcher.index.docs, _arg("doc"), _arg("area")),
+            # Opened at the first passage not shown before.
+            more_href=more and url_for("search_page", **{**args, "k": more},
+                                       _anchor=f"result-{result.k + 1}"), **form)
 
     @app.get("/doc/<doc_id>")
     def document_page(doc_id: str):

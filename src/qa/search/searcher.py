@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+import unicodedata
 import warnings
 from dataclasses import asdict, dataclass, field, fields
 
@@ -74,12 +75,20 @@ _HIT_FIELDS = tuple(f.name for f in fields(Hit))
 _RESULT_FIELDS = tuple(f.name for f in fields(SearchResult))
 
 
+def clean_query(text: str) -> str:
+    """A question as it is searched. Control characters (a NUL, an escape) carry no words but
+    may stand between two ("stroke%00care"): each parts words as a space does. Format
+    characters (a soft hyphen or zero-width joiner pasted inside a word, a byte-order mark)
+    are invisible: dropped. A question of nothing else is empty."""
+    if not text.isprintable():  # the rare question holding any (a tab, a NUL, ...)
+        text = "".join(" " if unicodedata.category(c) == "Cc" else c
+                       for c in text if unicodedata.category(c) != "Cf")
+    return " ".join(text.split())
+
+
 def validate(query, k, mode: str, fusion: str | None = None) -> tuple[str, int]:
     if isinstance(query, str):
-        # Control characters carry no words but may stand between two ("stroke%00care"):
-        # each parts words as a space does; a question of nothing else is empty.
-        query = " ".join("".join(" " if c.isspace() or ord(c) < 32 or 127 <= ord(c) < 160
-                                 else c for c in query).split())
+        query = clean_query(query)
     if not isinstance(query, str) or not query:
         raise QueryError("the query is empty: ask a question, e.g. \"what is the stroke model?\"")
     if len(query) > MAX_QUERY_CHARS:
