@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import replace
 
 import numpy as np
@@ -239,6 +240,17 @@ def test_a_passages_heading_is_not_its_answering_sentence(searcher):
             heading = facts.sentences[facts.heading]
             assert hit.highlights != [[heading.start, heading.end]], (question, hit.section)
     assert headed >= 5  # the questions reach passages that open with their heading
+
+
+def test_a_passage_found_through_the_vocabulary_is_highlighted_where_it_says_so(searcher):
+    """Exact words alone (no sentence vectors to go by): a passage ranked for a wording the
+    vocabulary gives ("within 4 hours" for "A&E waits") still shows its answering sentence,
+    and so gets an answer box, rather than none and no word of silence either."""
+    r = searcher.search("A&E waits", k=3, mode="bm25", area="Coventry and Warwickshire")
+    assert r.results and all(h.highlights for h in r.results)
+    top = r.results[0]
+    a, b = top.highlights[0]
+    assert re.search(r"A ?& ?E|4 hours", top.text[a:b])
 
 
 def test_a_label_is_not_the_answering_sentence(searcher):

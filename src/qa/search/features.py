@@ -146,11 +146,11 @@ def compute(cache: PassageCache, q: Query, ids: np.ndarray,
         if heads:
             section[j] = sum(map(weight, heads)) / total
         held = f.terms & asked
-        reworded = held_in(f.terms, asked, q) if q.rewordings else held
+        reworded = held_in(f.terms, asked, q.rewordings) if q.rewordings else held
         if reworded:
             covered[j] = sum(map(weight, reworded)) / total
         if q.precise:
-            precise[j] = max((sum(map(exact.get, held_in(x.terms, exact_words, q)))
+            precise[j] = max((sum(map(exact.get, held_in(x.terms, exact_words, q.rewordings)))
                               for x, kinds in zip(f.sentences, f.kinds) if q.precise in kinds),
                              default=0.0) / exact_total
         if not held:
@@ -183,12 +183,14 @@ def exact_weights(q: Query, bm25: SparseBM25) -> dict[str, float]:
     return {t: (w if t in bm25.vocab else rarest) for t, w in q.weights.items() if "_" not in t}
 
 
-def held_in(terms: frozenset, asked: frozenset, q: Query) -> frozenset:
+def held_in(terms: frozenset, asked: frozenset,
+            rewordings: list[tuple[frozenset, list[frozenset]]]) -> frozenset:
     """The question's words (asked) a text of these terms holds, itself or in a wording the
-    vocabulary gives. Both sets are frozensets: an intersection with a dict's keys would
-    build a set of the passage's every term, once per candidate of every search."""
+    vocabulary gives (Query.rewordings). Both sets are frozensets: an intersection with a
+    dict's keys would build a set of the passage's every term, once per candidate of every
+    search."""
     held = terms & asked
-    for source, wordings in q.rewordings:
+    for source, wordings in rewordings:
         if any(w <= terms for w in wordings):
             held |= source & asked
     return held

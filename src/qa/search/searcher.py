@@ -274,7 +274,7 @@ class Searcher:
                    page=p.page, page_end=p.page_end,
                    highlights=best_sentence(facts.sentences, q.weights, sims,
                                             self.settings.highlight_dense_weight, heading,
-                                            facts.labels))
+                                            facts.labels, q.rewordings))
 
 
 @per_object
