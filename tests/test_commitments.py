@@ -96,6 +96,14 @@ def test_owner_is_taken_from_the_text(items):
     ("sentence", "With an ageing population, this issue is likely to increase by 2025.", False),
     ("sentence", "Projections suggest that there will be over 21,000 people aged 65+ living "
                  "alone in the city by 2025.", False),
+    ("sentence", "We anticipate that by 2025 in Warwickshire there will be a 4.5% increase in "
+                 "school age children on 2017.", False),
+    ("sentence", "Estimates suggest that there will be approximately 32% more people aged 74 or "
+                 "over living in a care home by 2025.", False),
+    ("bullet", "Modelling undertaken as part of the strategy indicates that the gap between "
+               "the number of GP FTEs and demand, by 2020, will be 91 FTE GPs.", False),
+    ("bullet", "Demand and capacity modelling tools will be developed to assist System flow.",
+     True),
     ("bullet", "The national specification does not require general practice to offer a set "
                "number of consultations", False),
     ("sentence", "Whilst members of the Board will represent their organisations, it is "

@@ -78,7 +78,8 @@ _DEADLINE = re.compile(rf"\b(by|before|until|no later than)\s+(the\s+end\s+of\s+
 _NOT = re.compile(r"\b(asked to note|be noted|is noted|were noted|recommend(s|ed)? (that|to)|"
                   r"recommendations?|resolved|would|could be|may be)\b", re.I)
 _FORECAST = re.compile(r"\b(likely|unlikely|projections?|projected|forecasts?|forecasted|predicted|"
-                       r"predicts?|estimated to)\b", re.I)
+                       r"predicts?|estimated to|estimates? suggest|indicates? that|"
+                       r"anticipate that)\b", re.I)
 _CONCESSION = re.compile(r"^(?:whilst|while|although|though|even if)\b[^,]*,", re.I)
 _NEED = re.compile(r"\bwill (?:also |still )?(?:need|require|be required|be needed)\b", re.I)
 _QUESTION_WORD = re.compile(r"^(what|how|why|when|where|who|which)\b", re.I)
@@ -98,7 +99,8 @@ def is_commitment(text: str, kind: str, pledged: bool = False, doc_date: str = "
             or (t.endswith(":") and kind != "row" and not (listed and _doer_to(t)))):
         return False
     # A forecast of the world is no undertaking: "Projections suggest that there will be over
-    # 21,000 people aged 65+ living alone by 2025", "this issue is likely to increase by 2025".
+    # 21,000 people aged 65+ living alone by 2025", "this issue is likely to increase by 2025",
+    # "We anticipate that by 2025 there will be ...", "Modelling ... indicates that the gap ...".
     if _FORECAST.search(t):
         return False
     # "will" undertakes in the main clause, not in a concession ("Whilst members of the Board
