@@ -74,6 +74,16 @@ def test_words_the_plans_spell_otherwise_are_not_missing(searcher, question):
     assert searcher.search(question, k=3).missing_terms == []
 
 
+def test_a_name_the_plans_hold_only_in_other_words_is_not_silence(searcher):
+    """"the Walsgrave" is the plans' "UHCW" (the vocabulary says so): no word of it is
+    missing, and passages that hold the rewording cover it, though the word itself has no
+    idf to weigh by (it weighed nothing, so no passage covered it and the page said the
+    plans were silent)."""
+    r = searcher.search("the Walsgrave", k=5)
+    assert r.missing_terms == [] and not r.no_answer
+    assert any("UHCW" in h.text for h in r.results)
+
+
 def test_answer_type_of_a_question_and_a_sentence():
     assert answer_type.wanted("how many people live in rural Warwickshire?") == answer_type.FIGURE
     assert answer_type.wanted("by when will the plan be agreed") == answer_type.DATE

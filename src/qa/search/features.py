@@ -138,6 +138,12 @@ def compute(cache: PassageCache, q: Query, ids: np.ndarray,
                                                                for _ in range(6))
     exact = exact_weights(q, index.bm25) if q.precise else {}
     exact_total, exact_words = sum(exact.values()) or 1.0, frozenset(exact)
+    # A word the plans hold only in other words ("Walsgrave", held as "UHCW") has no idf of
+    # its own: it weighs as the index's rarest word in what a passage holds or rewords, not
+    # as nothing, which left a question of that word alone covered by no passage at all.
+    kept = {t for source, _ in q.rewordings for t in source}
+    cover = {t: w if w or t not in kept else _rarest(index.bm25) for t, w in words.items()}
+    cover_total = sum(cover.values()) or 1.0
     # Set intersections in C, sums over the few words found: this loop runs for every
     # candidate of every search, and most candidates hold few of the question's words.
     for j, pid in enumerate(ids.tolist()):
@@ -148,7 +154,7 @@ def compute(cache: PassageCache, q: Query, ids: np.ndarray,
         held = f.terms & asked
         reworded = held_in(f.terms, asked, q.rewordings) if q.rewordings else held
         if reworded:
-            covered[j] = sum(map(weight, reworded)) / total
+            covered[j] = sum(map(cover.__getitem__, reworded)) / cover_total
         if q.precise:
             precise[j] = max((sum(map(exact.get, held_in(x.terms, exact_words, q.rewordings)))
                               for x, kinds in zip(f.sentences, f.kinds) if q.precise in kinds),
@@ -179,8 +185,12 @@ def exact_weights(q: Query, bm25: SparseBM25) -> dict[str, float]:
     """The question's words (stems) and their idf, a word no passage holds weighing as the
     index's rarest: a sentence that lacks "hip" in "the wait for a hip replacement" lacks the
     question's most specific word, not one of no weight."""
-    rarest = float(bm25.idf_values.max()) if len(bm25.idf_values) else 1.0
+    rarest = _rarest(bm25)
     return {t: (w if t in bm25.vocab else rarest) for t, w in q.weights.items() if "_" not in t}
+
+
+def _rarest(bm25: SparseBM25) -> float:
+    return float(bm25.idf_values.max()) if len(bm25.idf_values) else 1.0
 
 
 def held_in(terms: frozenset, asked: frozenset,
