@@ -68,9 +68,11 @@ _NUMBERED = re.compile(r"^(\d{1,2}(?:\.\d{1,2})*)\.?\s+(\S.*)$")
 _BULLET = re.compile(r"^(?:[-–•*·o▪]\s|\(?[a-z]{1,3}\)\s|\(\d{1,2}\)\s|\d{1,2}\)\s)")
 _MONTH_WORD = re.compile(r"^(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b", re.I)
 # When a meeting is and how to reach its officers ("Monday, 13 November 2017", "Telephone:
-# (024) 7683 3073", an email address): set apart like headings, but no section of the paper.
+# (024) 7683 3073", an email address), and a report's memo fields ("To: ... Board", "From:
+# Prof ...", "Subject: ..."): set apart like headings, but no section of the paper.
 _PARTICULARS = re.compile(
-    r"^(?:(?:date|tel|telephone|fax|e-?mail)\s*:|\S+@\S+$|"
+    r"^(?:(?:date|tel|telephone|fax|e-?mail|to|from|subject|cc|author|report author|"
+    r"contact(?: officer)?)\s*:|\S+@\S+$|"
     r"(?:mon|tues|wednes|thurs|fri|satur|sun)day\b,?\s+\d|"
     rf"(?:{'|'.join(MONTHS)})\s+\d{{4}}$)", re.I)
 # A page number after a heading ("Introduction 4"); not the end of a range ("Plan 2017-19").
@@ -117,10 +119,15 @@ def _heading_number(line: str) -> tuple | None:
     return nums
 
 
+# A report's request to its readers, often left without a full stop ("The board is asked to
+# note this report and its contents"): a sentence, however short, not a heading.
+_REQUEST = re.compile(r"\b(?:is|are)\s+(?:asked|invited|requested|recommended)\s+to\b", re.I)
+
+
 def _is_short_title(line: str) -> bool:
     s = line.strip()
     return (2 <= len(s) <= 80 and len(s.split()) <= 12 and s[0].isupper()
-            and s[-1] not in ".;,:" and not _BULLET.match(s))
+            and s[-1] not in ".;,:" and not _BULLET.match(s) and not _REQUEST.search(s))
 
 
 def _furniture(text: str) -> set[str]:
