@@ -51,6 +51,13 @@ def test_commitments_found_in_the_plans(items, needle, due, figs, topic):
     assert c.title and c.section
 
 
+def test_a_cell_copied_across_a_row_is_one_item(items):
+    """A merged cell that the extraction copied into each of a row's columns: the register
+    shows it once, not twice joined by tabs."""
+    c = find(items, "Develop and deliver specific plans for specific project areas")
+    assert "\t" not in c.text and c.text.count("Develop and deliver") == 1
+
+
 @pytest.mark.parametrize("text", [
     "Shared care records have been successfully implemented in west Essex",
     "The board is asked to note this report and its contents",

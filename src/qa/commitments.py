@@ -359,8 +359,13 @@ def statements(text: str, base: int) -> list[tuple[int, int, str]]:
                 marks = [ca + m.start() for m in re.finditer("•", text[ca:cb])]
                 # "Stroke Care\t• Introduce ... • Deliver ...": one item a bullet
                 items += [(a, b, f"cell:{ca}") for a, b in zip(marks, marks[1:] + [cb])]
+            filled = [(ca, cb) for ca, cb in cells if text[ca:cb].strip()]
             if items:
                 out += [(*_trim(text, a, b), kind) for a, b, kind in items]
+            elif len({text[ca:cb].strip() for ca, cb in filled}) == 1 < len(filled):
+                # One cell's text repeated across the row (a merged cell the extraction
+                # copied into each column): the item once.
+                out.append((*_trim(text, *filled[0]), "row"))
             else:  # a timetable row: "Establish iSPA\tSept 18" is one item
                 out.append((*_trim(text, a0, line_end), "row"))
             continue
