@@ -69,6 +69,30 @@ def test_a_table_row_is_found_with_its_header(make, name, table, row):
     assert doc.tables and doc.tables[0].rows[0] == tuple(table[0])
 
 
+def test_a_number_that_is_part_of_a_heading_stays_in_its_citation():
+    """"Phase 1", "Strategy 2024", "Appendix 1": names, not page numbers (both phases were
+    cited as "Phase", and the appendix took the first sentence under it for its title)."""
+    import io
+
+    import docx
+
+    d = docx.Document()
+    for heading, text in (("Phase 1", "The first phase builds two wards."),
+                          ("Phase 2", "The second phase opens them in 2025."),
+                          ("Strategy 2024", "The strategy of that year."),
+                          ("Appendix 1", "The audit shows 312 delayed discharges.")):
+        d.add_heading(heading, level=1)
+        d.add_paragraph(text)
+    buf = io.BytesIO()
+    d.save(buf)
+    _, passages = passages_of("phases.docx", buf.getvalue())
+    cited = {p.text.split("\n")[-1]: (p.paper, p.section) for p in passages}
+    assert cited["The first phase builds two wards."] == ("", "Phase 1")
+    assert cited["The second phase opens them in 2025."] == ("", "Phase 2")
+    assert cited["The strategy of that year."] == ("", "Strategy 2024")
+    assert cited["The audit shows 312 delayed discharges."] == ("Appendix 1", "Appendix 1")
+
+
 def test_docx_heading_styles_make_the_section_path_and_lists_stay_bullets():
     doc, passages = passages_of("crisis.docx", plan_docx())
     p = holding(passages, "A crisis house run with the voluntary sector.")

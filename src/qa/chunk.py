@@ -75,8 +75,12 @@ _PARTICULARS = re.compile(
     r"contact(?: officer)?)\s*:|\S+@\S+$|"
     r"(?:mon|tues|wednes|thurs|fri|satur|sun)day\b,?\s+\d|"
     rf"(?:{'|'.join(MONTHS)})\s+\d{{4}}$)", re.I)
-# A page number after a heading ("Introduction 4"); not the end of a range ("Plan 2017-19").
-_PAGE_NUMBER = re.compile(r"(?<![-–/\d])\s*\d+\s*$")
+# A contents entry's page number: after dot leaders or a wide gap ("Introduction ..... 4"), or
+# after a space when the heading without it is one of the document's ("Introduction 4"
+# listing "Introduction") or is numbered in plain text ("1. Introduction 4"); never a
+# year, nor the end of a range ("Plan 2017-19").
+_LEADER_NUMBER = re.compile(r"(?:\s*\.{2,}|\s{2,})\s*\d{1,4}\s*$")
+_PAGE_NUMBER = re.compile(r"(?<![-–/\d])\s+\d{1,3}\s*$")
 # Lines set apart like headings that no section is named by: a person with their role under
 # an agenda ("Martin Yardley, Deputy Chief Executive (Place)"), a notice ("Please note: a
 _SIGNATORY = re.compile(r"^(?:(?:Cllr|Dr|Mr|Mrs|Ms|Prof)\.?\s)?[A-Z][a-z'-]+(?:\s[A-Z][a-z'-]+){1,2},\s"
@@ -194,8 +198,10 @@ def _paper_title(lines: list[tuple[int, str]], first: bool) -> str:
         if m:
             if m.group(2).strip():
                 return s
+            # Its title on the next line ("Appendix 1" / "Quarter 1 Stocktake letter"), not
+            # the first sentence of its text.
             nxt = texts[i + 1] if i + 1 < len(texts) else ""
-            return f"{s.rstrip(':')}: {nxt}" if nxt and len(nxt) <= 80 else s.rstrip(":")
+            return f"{s.rstrip(':')}: {nxt}" if _is_short_title(nxt) else s.rstrip(":")
     if first:
         # The opening paper is the document itself, unless the file is an agenda pack.
         return "Agenda" if sum(bool(_AGENDA_PAGES.search(s)) for s in texts) >= 2 else ""
@@ -334,8 +340,15 @@ def _split_long(start: int, end: int, text: str, cfg: ChunkSettings) -> list[tup
     return pieces
 
 
-def _heading_label(block: Block) -> str:
-    return _PAGE_NUMBER.sub("", block.text).rstrip(":").strip()
+def _heading_label(block: Block, headings: frozenset[str], plain: bool) -> str:
+    """A heading as a section's name: "Phase 1", "Strategy 2024" and "Appendix 1" keep their
+    numbers; a contents entry loses its page number. headings: the document's headings;
+    plain: the document is plain text, where contents pages keep their numbered lines."""
+    text = _LEADER_NUMBER.sub("", block.text)
+    bare = _PAGE_NUMBER.sub("", text)
+    if bare != text and (bare.strip() in headings or (plain and _heading_number(text))):
+        text = bare
+    return text.rstrip(":").strip()
 
 
 @dataclass
@@ -369,8 +382,9 @@ class _Context:
 class _PaperChunker:
     """Packs one paper's blocks into passages; each passage an exact span of the text."""
 
-    def __init__(self, doc: Document, paper: Paper, cfg: ChunkSettings):
-        self.doc, self.paper, self.cfg = doc, paper, cfg
+    def __init__(self, doc: Document, paper: Paper, cfg: ChunkSettings,
+                 headings: frozenset[str] = frozenset()):
+        self.doc, self.paper, self.cfg, self.headings = doc, paper, cfg, headings
         self.out: list[Passage] = []
         self.stack: list[Block] = []  # the headings above the current block
         self.heads: list[Block] = []  # headings not yet placed at the top of a passage
@@ -456,7 +470,8 @@ class _PaperChunker:
 
     def _passage(self, a: int, b: int, kind: str, context: str, stack: list[Block],
                  opening: str = "") -> None:
-        section = SECTION_SEP.join(_heading_label(h) for h in stack)
+        plain = self.doc.headings is None
+        section = SECTION_SEP.join(_heading_label(h, self.headings, plain) for h in stack)
         page, page_end = pages_of(self.doc.pages, a, b)
         self.out.append(Passage(self.doc.doc_id, self.paper.title, section, a, b,
                                 self.doc.text[a:b], kind, context, opening, page, page_end))
@@ -472,4 +487,7 @@ def pages_of(pages: list[int], start: int, end: int) -> tuple[int | None, int | 
 
 def chunk(doc: Document, cfg: ChunkSettings) -> list[Passage]:
     """The document's passages, paper by paper, in reading order."""
-    return [p for paper in parse(doc) for p in _PaperChunker(doc, paper, cfg).run()]
+    papers = parse(doc)
+    headings = frozenset(b.text.strip() for paper in papers for b in paper.blocks
+                         if b.kind == "heading")
+    return [p for paper in papers for p in _PaperChunker(doc, paper, cfg, headings).run()]
