@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -230,6 +231,62 @@ def test_removing_a_replaced_paper_keeps_both_versions(small, tmp_path):
     remove(s, [SMALL[0]])
     kept = sorted(p.read_bytes() for p in (s.index_dir / "removed").glob(SMALL[0] + "*"))
     assert kept == sorted([first, (tmp_path / SMALL[0]).read_bytes()])
+
+
+def test_an_index_folder_that_cannot_be_written_is_one_line(small, tmp_path):
+    """No traceback when the index cannot be written: here its parent is a file; a read-only
+    mount gives the same line (below)."""
+    (tmp_path / "a-file").write_text("not a folder")
+    for args in (("build",), ("add", str(small.corpus_dir / SMALL[0]))):
+        out = cli(*args, env={**env_of(small), "QA_INDEX": str(tmp_path / "a-file" / "index")})
+        assert out.returncode == 1 and "Traceback" not in out.stderr, out.stderr
+        assert out.stderr.startswith("qa: error: cannot write the index at ")
+        assert len(out.stderr.strip().splitlines()) == 1
+
+
+def test_a_read_only_index_still_answers_though_stale(small, tmp_path):
+    """A read-only mount of an index (servers sharing one built elsewhere): `qa build` says
+    in one line that it cannot write it, and a server started beside a changed corpus
+    answers from the index as it is, with a warning, rather than failing."""
+    shutil.copytree(small.index_dir, tmp_path / "index")
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    if subprocess.run(["mount", "--bind", "-o", "ro", str(tmp_path / "index"), str(ro)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("no permission to make a read-only mount here")
+    try:
+        corpus = tmp_path / "corpus"
+        shutil.copytree(small.corpus_dir, corpus)
+        (corpus / "new.txt").write_text("The new paper: a stroke unit opens in 2030.\n")
+        env = {"QA_CORPUS": str(corpus), "QA_INDEX": str(ro)}
+        out = cli("build", env=env)
+        assert out.returncode == 1 and "Traceback" not in out.stderr
+        assert "cannot write the index at" in out.stderr and "Read-only" in out.stderr
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        err = open(tmp_path / "err", "w+")
+        server = subprocess.Popen([sys.executable, "-m", "qa", "serve", "--port", str(port)],
+                                  cwd=ROOT, env={**os.environ, "HF_HUB_OFFLINE": "1", **env},
+                                  stdout=subprocess.DEVNULL, stderr=err)
+        try:
+            body = None
+            for _ in range(600):
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz") as r:
+                        body = json.loads(r.read())
+                    break
+                except OSError:
+                    assert server.poll() is None, Path(err.name).read_text()
+                    time.sleep(0.1)
+            assert body and body["stale_files"] == ["new.txt"]
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+        log = Path(err.name).read_text()
+        assert "answering from the index as it is" in log and "Traceback" not in log
+    finally:
+        subprocess.run(["umount", str(ro)], check=True)
 
 
 def test_a_second_build_waits_or_refuses(small):

@@ -54,7 +54,7 @@ def open_searcher(settings: Settings, rebuild_if_needed: bool = False, encoder=N
     """The searcher over the current index; with rebuild_if_needed, build a missing or stale
     one (with the searcher's encoder, when given: the model is loaded once)."""
     from .search import Searcher
-    from .store import Index, IndexMissing, IndexOutdated
+    from .store import Index, IndexMissing, IndexOutdated, IndexUnwritable
 
     try:
         index = Index.load(settings.index_dir)
@@ -70,7 +70,14 @@ def open_searcher(settings: Settings, rebuild_if_needed: bool = False, encoder=N
     if (stale or mismatch) and rebuild_if_needed:
         _say(f"the corpus changed since the index was built ({', '.join(stale[:5])}): updating"
              if stale else f"{mismatch}: rebuilding it")
-        build_index(settings, encoder=encoder)
+        try:
+            build_index(settings, encoder=encoder)
+        except IndexUnwritable as e:
+            if mismatch:  # its vectors are not the questions': nothing to answer from
+                raise
+            # A read-only index (a mount shared by several servers) still answers, stale.
+            _say(f"warning: {e}; answering from the index as it is")
+            return Searcher(index, settings, encoder)
         index = Index.load(settings.index_dir)
         return Searcher(index, settings, encoder)
     if stale:

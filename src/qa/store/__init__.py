@@ -11,12 +11,12 @@ saves behind a CURRENT pointer, one build at a time, checksums, and live reloadi
 from .build import BadInput, BuildReport, add, build, remove
 from .disk import verify
 from .errors import (BuildBusy, IndexCorrupt, IndexError_, IndexMissing, IndexOutdated,
-                     ModelMismatch)
+                     IndexUnwritable, ModelMismatch)
 from .index import Index, SentenceCosines, SentenceVectors, indexed_text
 from .live import Live
 from .segment import FORMAT, Segment, make_segment
 
 __all__ = ["BadInput", "BuildBusy", "BuildReport", "FORMAT", "Index", "IndexCorrupt",
-           "IndexError_", "IndexMissing", "IndexOutdated", "Live", "ModelMismatch", "Segment",
+           "IndexError_", "IndexMissing", "IndexOutdated", "IndexUnwritable", "Live", "ModelMismatch", "Segment",
            "SentenceCosines", "SentenceVectors", "add", "build", "indexed_text", "make_segment",
            "remove", "verify"]

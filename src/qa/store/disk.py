@@ -24,7 +24,7 @@ import shutil
 import time
 from pathlib import Path
 
-from .errors import IndexCorrupt, IndexMissing, IndexOutdated
+from .errors import IndexCorrupt, IndexMissing, IndexOutdated, unwritable
 from .index import Index
 from .merge import merge
 from .segment import FORMAT, Segment, from_bytes, to_bytes
@@ -60,8 +60,10 @@ def _write_atomic(path: Path, data: bytes) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         tmp.unlink(missing_ok=True)
+        if isinstance(e, OSError):  # the disk full, the folder made read-only meanwhile
+            raise unwritable(path.parent, e) from None
         raise
 
 

@@ -22,5 +22,13 @@ class ModelMismatch(IndexError_):
     pass
 
 
+class IndexUnwritable(IndexError_):
+    """The index folder cannot be written: read-only, full, or another user's."""
+
+
+def unwritable(path, e: OSError) -> IndexUnwritable:
+    return IndexUnwritable(f"cannot write the index at {path}: {e.strerror or e}")
+
+
 class BuildBusy(IndexError_):
     """Another process is building this index folder and we were told not to wait."""

@@ -8,16 +8,21 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable
 
-from .errors import BuildBusy
+from .errors import BuildBusy, unwritable
 
 LOCK = ".lock"
 
 
 @contextmanager
 def build_lock(index_dir: Path, wait: bool = True, say: Callable[[str], None] = lambda m: None):
-    """Hold the index folder's build lock; wait for it (saying so) or raise BuildBusy."""
-    index_dir.mkdir(parents=True, exist_ok=True)
-    with open(index_dir / LOCK, "a+") as f:
+    """Hold the index folder's build lock; wait for it (saying so) or raise BuildBusy, or
+    IndexUnwritable when the folder cannot be written (a read-only mount)."""
+    try:
+        index_dir.mkdir(parents=True, exist_ok=True)
+        lock = open(index_dir / LOCK, "a+")
+    except OSError as e:
+        raise unwritable(index_dir, e) from None
+    with lock as f:
         try:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
