@@ -222,7 +222,11 @@ _DUE_FORMS = [
     re.compile(rf"^{_MONTH}\s+(\d\d)\b", re.I),
     # "by October": the year is the document's, or the next if that month has passed
     re.compile(rf"\b(?:by|before|until|in)\s+(?:the\s+end\s+of\s+)?{_MONTH}\b(?!,?\s+\d)", re.I),
+    # A timetable's cell holding a date alone: "June 2025", "2025/26"
+    re.compile(rf"(?:^|\t)\s*(?:(?:by|end of)\s+)?{_MONTH},?\s+((?:19|20)\d\d)\s*(?=\t|$)", re.I),
+    re.compile(r"(?:^|\t)\s*((?:19|20)?\d\d)/(\d\d)\s*(?=\t|$)"),
 ]
+_MONTH_YEAR_FORMS, _FINANCIAL_YEAR_FORMS = (0, 5), (1, 6)
 
 
 def due_date(text: str, doc_date: str = "") -> str | None:
@@ -230,9 +234,9 @@ def due_date(text: str, doc_date: str = "") -> str | None:
     for form, m in ((i, f.search(text)) for i, f in enumerate(_DUE_FORMS)):
         if not m:
             continue
-        if form == 0:
+        if form in _MONTH_YEAR_FORMS:
             return f"{int(m.group(2)):04d}-{month_number(m.group(1)):02d}"
-        if form == 1:
+        if form in _FINANCIAL_YEAR_FORMS:
             start = int(m.group(1)) % 100
             end = int(m.group(2))
             if end != (start + 1) % 100:
