@@ -161,6 +161,8 @@ def test_items_carry_publisher_and_date(items, index):
     # a comma before the year is no month without one ("due July 2018" from a 2017 paper)
     ("submitted by 11th September, 2017", "2017-07-10", "2017-09"),
     ("tools were available in July, 2017", "2017-07-10", "2017-07"),
+    ("in July,2017", "2017-09-01", "2017-07"),
+    ("by October, 20 beds will open", "2017-07-10", "2017-10"),
     # a timetable row whose last cell is its date
     ("Open the extra-care scheme\tHousing\tJune 2025", "", "2025-06"),
     ("Recommission home care\tAdult social care\t2025/26\t", "", "2026-03"),

@@ -82,6 +82,16 @@ def test_a_name_the_plans_hold_only_in_other_words_is_not_silence(searcher):
     r = searcher.search("the Walsgrave", k=5)
     assert r.missing_terms == [] and not r.no_answer
     assert any("UHCW" in h.text for h in r.results)
+    q = searcher.analyse("the Walsgrave")
+    c = searcher.candidates(q, "hybrid", searcher.settings.candidate_depth, None)
+    assert no_answer.signals(q, c, no_answer.absence(q, searcher.index.bm25)).coverage == 1.0
+    # Exact words alone: the rewording is a match, and its sentence the highlight.
+    r = searcher.search("the Walsgrave", k=10, mode="bm25")
+    held = [h for h in r.results if "UHCW" in h.text]
+    assert not r.no_answer and held
+    for h in held:
+        (a, b), = h.highlights
+        assert "UHCW" in h.text[a:b]
 
 
 def test_answer_type_of_a_question_and_a_sentence():

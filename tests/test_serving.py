@@ -91,6 +91,7 @@ def assert_face(status, headers, body, expected: int, api: bool) -> dict | None:
 
 @pytest.mark.parametrize("query", ["q=%00", "q=%01%1b%7f", "q=%20%09%0a", "q=%c2%85%c2%9f",
                                    "q=%E2%80%8B%EF%BB%BF",  # a zero-width space, a BOM
+                                   "q=%3F%3F%3F", "q=%E2%80%94",  # "???", a dash: no words
                                    "q=stroke&k=1_0", "q=stroke&k=%D9%A5", "q=stroke&k=%205%20",
                                    "q=stroke&k=0", "q=stroke&k=51", "q=stroke&doc=nope",
                                    "q=stroke&area=Atlantis", "q=stroke&mode=magic"])
@@ -104,6 +105,9 @@ def test_control_characters_inside_a_question_part_words_and_go(server):
     status, _, body = get(server.port, "/api/search?q=stroke%00%1b%7f%0amodel")
     assert status == 200
     assert json.loads(body)["query"] == "stroke model"
+    # A zero-width space parts words too; a soft hyphen inside one is dropped.
+    status, _, body = get(server.port, "/api/search?q=stroke%E2%80%8Bser%C2%ADvices")
+    assert status == 200 and json.loads(body)["query"] == "stroke services"
     status, _, body = get(server.port, "/api/search?q=stroke%00care")
     assert status == 200 and json.loads(body)["query"] == "stroke care"
 
@@ -115,6 +119,13 @@ def test_a_page_asked_no_words_asks_for_a_question(server):
         status, _, body = get(server.port, f"/search?q={q}")
         assert status == 200 and b"Type a question to search the plans." in body
         assert b"in all the plans</a>" not in body
+    # Punctuation alone is a question with no words: said so, with no offer to search the
+    # same again; a bad filter beside it gets that offer.
+    status, _, body = get(server.port, "/search?q=%3F%3F%3F")
+    assert status == 400 and b"the query has no words" in body
+    assert b"in all the plans</a>" not in body
+    status, _, body = get(server.port, "/search?q=stroke&area=Atlantis")
+    assert status == 400 and b"in all the plans</a>" in body
 
 
 def test_k_as_plain_digits_is_read(server):

@@ -5,13 +5,11 @@ body, date, section, page) live in the Hit alone.
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from functools import lru_cache
 
 from .bm25 import words
-
-_BULLET = re.compile(r"\s*[-–—•*·▪●◦]\s+")
+from .chunk import BULLET
 
 
 @dataclass(frozen=True)
@@ -36,10 +34,11 @@ def sentence_of(hit) -> tuple[int, int, str] | None:
     if not hit.highlights:
         return None
     start, end = hit.highlights[0]
-    # A bullet's mark opens the sentence in the passage, not in a quotation of it.
-    bullet = _BULLET.match(hit.text, start, end)
-    if bullet and bullet.end() < end:
-        start = bullet.end()
+    # A list item's mark opens the sentence in the passage, not in a quotation of it.
+    text = hit.text[start:end]
+    bullet = BULLET.match(text.lstrip())
+    if bullet and text.strip() != bullet.group().strip():
+        start += len(text) - len(text.lstrip()) + bullet.end()
     return start, end, " ".join(hit.text[start:end].split())
 
 

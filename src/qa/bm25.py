@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import threading
+from functools import cached_property
 
 import numpy as np
 from scipy import sparse
@@ -135,3 +136,9 @@ class SparseBM25:
     def idf(self, token: str) -> float:
         i = self.vocab.get(token)
         return 0.0 if i is None else float(self.idf_values[i])
+
+    @cached_property
+    def rarest(self) -> float:
+        """The idf of the index's rarest term: what a word no passage holds weighs where its
+        absence (or its presence in other words) must count, since it has no idf of its own."""
+        return float(self.idf_values.max()) if len(self.idf_values) else 1.0

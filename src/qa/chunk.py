@@ -65,7 +65,8 @@ class Paper:
 # --- line classification --------------------------------------------------------------------
 
 _NUMBERED = re.compile(r"^(\d{1,2}(?:\.\d{1,2})*)\.?\s+(\S.*)$")
-_BULLET = re.compile(r"^(?:[-–•*·o▪]\s|\(?[a-z]{1,3}\)\s|\(\d{1,2}\)\s|\d{1,2}\)\s)")
+# A list item's mark at a line's start: a bullet, "(a)", "1)".
+BULLET = re.compile(r"^(?:[-–•*·o▪]\s|\(?[a-z]{1,3}\)\s|\(\d{1,2}\)\s|\d{1,2}\)\s)")
 _MONTH_WORD = re.compile(r"^(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b", re.I)
 # When a meeting is and how to reach its officers ("Monday, 13 November 2017", "Telephone:
 # (024) 7683 3073", an email address), and a report's memo fields ("To: ... Board", "From:
@@ -131,7 +132,7 @@ _REQUEST = re.compile(r"\b(?:is|are)\s+(?:asked|invited|requested|recommended)\s
 def _is_short_title(line: str) -> bool:
     s = line.strip()
     return (2 <= len(s) <= 80 and len(s.split()) <= 12 and s[0].isupper()
-            and s[-1] not in ".;,:" and not _BULLET.match(s) and not _REQUEST.search(s))
+            and s[-1] not in ".;,:" and not BULLET.match(s) and not _REQUEST.search(s))
 
 
 def _furniture(text: str) -> set[str]:
@@ -230,7 +231,7 @@ def _marked_blocks(doc: Document, lines: list[tuple[int, str]]) -> list[Block]:
             blocks.append(Block("heading", start, end, s, level=levels[pos]))
             continue
         else:
-            kind = "bullet" if _BULLET.match(s) or _NUMBERED.match(s) else "para"
+            kind = "bullet" if BULLET.match(s) or _NUMBERED.match(s) else "para"
         blocks.append(Block(kind, start, end, s))
     return blocks
 
@@ -280,7 +281,7 @@ def _blocks(doc: Document, lines: list[tuple[int, str]], furniture: set[str]) ->
             level = len(cur) + 1 if cur else 1
             blocks.append(Block("heading", start, end, s, level=level))
             continue
-        kind = "bullet" if _BULLET.match(s) or (nums is not None and not blank_before) else "para"
+        kind = "bullet" if BULLET.match(s) or (nums is not None and not blank_before) else "para"
         blocks.append(Block(kind, start, end, s))
     return _join_wrapped_headings(blocks)
 

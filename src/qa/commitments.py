@@ -133,7 +133,7 @@ def is_commitment(text: str, kind: str, pledged: bool = False, doc_date: str = "
 
 
 # "July 2017", and "July, 2017" as the minutes write it.
-_MONTH_YEAR = re.compile(rf"\b{_MONTH},?\s+((?:19|20)\d\d)\b", re.I)
+_MONTH_YEAR = re.compile(rf"\b{_MONTH}(?:,\s*|\s+)((?:19|20)\d\d)\b", re.I)
 
 
 def _dated_before(text: str, doc_date: str) -> bool:
@@ -211,7 +211,7 @@ _FINITE = {"is", "are", "was", "were", "be", "been", "has", "have", "had", "will
 _DUE_FORMS = [
     # "by 1st March 2018", "by the end of June 2016", "in December 2017", "(March 2019)"
     re.compile(rf"(?:\b(?:by|before|until|in|during|end of)\s+|\()(?:the\s+end\s+of\s+)?"
-               rf"(?:\d{{1,2}}(?:st|nd|rd|th)?\s+)?{_MONTH},?\s+((?:19|20)\d\d)\b", re.I),
+               rf"(?:\d{{1,2}}(?:st|nd|rd|th)?\s+)?{_MONTH}(?:,\s*|\s+)((?:19|20)\d\d)\b", re.I),
     # "by 2023/24", "by the end of 19/20": a financial year, which ends in March
     re.compile(r"\b(?:by|before|until|in|during|end of)\s+(?:the\s+end\s+of\s+)?"
                r"((?:19|20)?\d\d)/(\d\d)\b", re.I),
@@ -221,9 +221,11 @@ _DUE_FORMS = [
     # "Sept 18" alone in a timetable cell
     re.compile(rf"^{_MONTH}\s+(\d\d)\b", re.I),
     # "by October": the year is the document's, or the next if that month has passed
-    re.compile(rf"\b(?:by|before|until|in)\s+(?:the\s+end\s+of\s+)?{_MONTH}\b(?!,?\s+\d)", re.I),
+    re.compile(rf"\b(?:by|before|until|in)\s+(?:the\s+end\s+of\s+)?{_MONTH}\b"
+               rf"(?!\s+\d|,\s*(?:19|20)\d\d\b)", re.I),
     # A timetable's cell holding a date alone: "June 2025", "2025/26"
-    re.compile(rf"(?:^|\t)\s*(?:(?:by|end of)\s+)?{_MONTH},?\s+((?:19|20)\d\d)\s*(?=\t|$)", re.I),
+    re.compile(rf"(?:^|\t)\s*(?:(?:by|end of)\s+)?{_MONTH}(?:,\s*|\s+)((?:19|20)\d\d)"
+               rf"\s*(?=\t|$)", re.I),
     re.compile(r"(?:^|\t)\s*((?:19|20)?\d\d)/(\d\d)\s*(?=\t|$)"),
 ]
 _MONTH_YEAR_FORMS, _FINANCIAL_YEAR_FORMS = (0, 5), (1, 6)

@@ -48,6 +48,17 @@ def _cpu_quota(cgroup: Path) -> float | None:
         return None
 
 
+def exit_on_sigterm() -> None:
+    """SIGTERM (a service manager's stop, `timeout`) ends this process as Ctrl-C does, with
+    status 0. A second one (`timeout` signals the command, then its group) lands mid-stop:
+    ignored, or it would raise inside the stop or the interpreter's shutdown ("Exception
+    ignored ... SystemExit")."""
+    def stop(*_):
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        sys.exit(0)
+    signal.signal(signal.SIGTERM, stop)
+
+
 class ServeError(Exception):
     """The server cannot start or cannot go on: a one-line reason for the operator."""
 
@@ -123,7 +134,7 @@ def fork_workers(count: int, heavy_slots: int, listener: socket.socket, make, ur
                 _work(parent, lambda: make(workers), workers, slot)
             children.append(pid)
         print(f"planqa: serving on {url} with {count} processes", flush=True)
-        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        exit_on_sigterm()
         # Any worker's end is the server's: one killed (the OOM killer, an operator's `kill`)
         # or failed would leave its share of the connections, and any heavy-lane slot it held,
         # lost, so the rest stop too and a supervisor sees a failure to restart. Ctrl-C reaches
@@ -132,8 +143,7 @@ def fork_workers(count: int, heavy_slots: int, listener: socket.socket, make, ur
         how = _how(os.waitstatus_to_exitcode(status))
         raise ServeError(f"server process {pid} ended {how}: stopping the others")
     finally:
-        # Stopping already: a second SIGTERM would raise inside the stop, or inside the
-        # interpreter's own shutdown ("Exception ignored ... SystemExit").
+        # Stopping already, however it came (a worker's end, Ctrl-C): see exit_on_sigterm.
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         for pid in children:
             try:

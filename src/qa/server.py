@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-import signal
 import sys
 import threading
 import time
@@ -26,7 +25,8 @@ from waitress.task import ErrorTask, ThreadedTaskDispatcher
 from waitress.utilities import Error
 
 from .gate import Gate
-from .processes import ServeError, Workers, fork_workers, listen, worker_count
+from .processes import (ServeError, Workers, exit_on_sigterm, fork_workers, listen,
+                        worker_count)
 from .web import INTERNAL_ERROR, SECURITY_HEADERS, Fixed, create_app, render_error
 
 log = logging.getLogger("qa.requests")
@@ -437,21 +437,15 @@ def serve(source, host: str, port: int, settings) -> None:
     if count == 1:
         server = _bound(host, port, serving)
         print(f"planqa: serving on http://{host}:{server.port}/", flush=True)
-        # A service manager's stop ends it as Ctrl-C does (waitress stops its threads and
-        # returns), with status 0 as the forked server's: not "killed by SIGTERM" (143).
-        signal.signal(signal.SIGTERM, _stop)
+        # Waitress stops its threads and returns, as on Ctrl-C: status 0 as the forked
+        # server's, not "killed by SIGTERM" (143).
+        exit_on_sigterm()
         server.run()
         return
     listener = _bound(host, port, lambda: listen(host, port))
     fork_workers(count, settings.heavy_slots, listener,
                  lambda workers: serving(sockets=[listener], workers=workers),
                  f"http://{host}:{listener.getsockname()[1]}/")
-
-
-def _stop(*_) -> None:
-    # A second SIGTERM (`timeout` signals the command, then its group) would land mid-stop.
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    sys.exit(0)
 
 
 def _bound(host: str, port: int, bind):

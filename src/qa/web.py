@@ -314,15 +314,23 @@ def create_app(source) -> Flask:
         searcher = current()
         args = _search_args()
         form = {**_form_values(), "q": q, "search_args": args,
-                "tags": _filter_tags(args, searcher), "clear_href": url_for("search_page", q=q)}
+                "tags": _filter_tags(args, searcher), "clear_href": url_for("search_page", q=q),
+                # Something besides the question was asked (a filter, a k): searching again
+                # without it may help; the question alone asked again would not.
+                "filtered": any(request.args.get(k) for k in SEARCH_ARGS if k != "q")}
         try:
             result = _search(searcher)
         except BadRequest as e:
             return render_template("results.html", result=None, error=e.message, **form), e.status
         back = url_for("search_page", **args)
         hits = [_hit_view(h, searcher, back) for h in result.results]
-        # As many again, up to the most a search returns, while this one came back full.
-        more = min(2 * result.k, MAX_K) if len(hits) == result.k < MAX_K else 0
+        # As many again while this list came back full, and only as long as the pool of
+        # candidates stays the one this list was ranked from (it grows with k past
+        # candidate_depth, and the first passages could then change places): those shown
+        # stay where they are, and the reader goes on from the first new one.
+        more = 2 * result.k
+        if len(hits) < result.k or more > searcher.settings.candidate_depth:
+            more = 0
         answer = answer_of(result)
         return render_template(
             "results.html", result=result, hits=hits, answer=answer, error=None,

@@ -138,11 +138,10 @@ def compute(cache: PassageCache, q: Query, ids: np.ndarray,
                                                                for _ in range(6))
     exact = exact_weights(q, index.bm25) if q.precise else {}
     exact_total, exact_words = sum(exact.values()) or 1.0, frozenset(exact)
-    # A word the plans hold only in other words ("Walsgrave", held as "UHCW") has no idf of
-    # its own: it weighs as the index's rarest word in what a passage holds or rewords, not
-    # as nothing, which left a question of that word alone covered by no passage at all.
-    kept = {t for source, _ in q.rewordings for t in source}
-    cover = {t: w if w or t not in kept else _rarest(index.bm25) for t, w in words.items()}
+    # What a passage holds or rewords: a word the plans hold only in other words weighs (see
+    # Query.held_weights); with its idf of 0, a question of that word alone was covered by
+    # no passage at all.
+    cover = {t: w for t, w in q.held_weights.items() if "_" not in t}
     cover_total = sum(cover.values()) or 1.0
     # Set intersections in C, sums over the few words found: this loop runs for every
     # candidate of every search, and most candidates hold few of the question's words.
@@ -185,12 +184,8 @@ def exact_weights(q: Query, bm25: SparseBM25) -> dict[str, float]:
     """The question's words (stems) and their idf, a word no passage holds weighing as the
     index's rarest: a sentence that lacks "hip" in "the wait for a hip replacement" lacks the
     question's most specific word, not one of no weight."""
-    rarest = _rarest(bm25)
-    return {t: (w if t in bm25.vocab else rarest) for t, w in q.weights.items() if "_" not in t}
-
-
-def _rarest(bm25: SparseBM25) -> float:
-    return float(bm25.idf_values.max()) if len(bm25.idf_values) else 1.0
+    return {t: (w if t in bm25.vocab else bm25.rarest) for t, w in q.weights.items()
+            if "_" not in t}
 
 
 def held_in(terms: frozenset, asked: frozenset,

@@ -122,9 +122,8 @@ def missing_share(asked: list[str], missing: list[str], bm25: SparseBM25) -> flo
     rarest word of the index: it is rarer than any."""
     if not asked:
         return 0.0
-    rarest = float(bm25.idf_values.max()) if len(bm25.idf_values) else 1.0
-    weight = {w: rarest if w in missing else max((bm25.idf(s) for s in words(w)), default=0.0)
-              for w in asked}
+    weight = {w: bm25.rarest if w in missing
+              else max((bm25.idf(s) for s in words(w)), default=0.0) for w in asked}
     total = sum(weight.values())
     return sum(weight[w] for w in missing) / total if total > 0 else 0.0
 

@@ -25,6 +25,10 @@ class Query:
     # it too: one holding a looser wording ("physical activity") does not hold it.
     rewordings: list[tuple[frozenset, list[frozenset]]]
     weights: dict[str, float]   # each own term's idf
+    # The same, but a word the plans hold only in a rewording ("Walsgrave", held as "UHCW")
+    # weighs as the index's rarest term rather than nothing: for the share of the question a
+    # passage or sentence holds, itself or in other words.
+    held_weights: dict[str, float]
     wants: str | None           # answer_type.FIGURE / DATE / WHO, or None
     acronym: str | None         # the acronym the question asks to have spelt out
     expansions: list = field(default_factory=list)  # synonyms.Expansion
@@ -53,9 +57,11 @@ def analyse(text: str, bm25: SparseBM25, glossary: Glossary, synonyms=None) -> Q
         wordings = [w for w in wordings if w]
         if wordings:
             (also_terms if in_plans(e.source, bm25) else synonym_terms).append(wordings)
+    weights = {t: bm25.idf(t) for t in own}
+    reworded = {t for source, _ in rewordings for t in source if t not in bm25.vocab}
     return Query(text=text, terms=terms, forms=forms, synonym_terms=synonym_terms,
-                 also_terms=also_terms, rewordings=rewordings,
-                 weights={t: bm25.idf(t) for t in own},
+                 also_terms=also_terms, rewordings=rewordings, weights=weights,
+                 held_weights={t: bm25.rarest if t in reworded else w for t, w in weights.items()},
                  wants=answer_type.wanted(text),
                  acronym=glossary.asked_about(content_words(text)),
                  expansions=expansions, rephrased=rephrase(

@@ -77,12 +77,12 @@ _RESULT_FIELDS = tuple(f.name for f in fields(SearchResult))
 
 def clean_query(text: str) -> str:
     """A question as it is searched. Control characters (a NUL, an escape) carry no words but
-    may stand between two ("stroke%00care"): each parts words as a space does. Format
-    characters (a soft hyphen or zero-width joiner pasted inside a word, a byte-order mark)
-    are invisible: dropped. A question of nothing else is empty."""
+    may stand between two ("stroke%00care"), as a zero-width space does: each parts words as
+    a space does. Other format characters (a soft hyphen or zero-width joiner pasted inside a
+    word, a byte-order mark) are invisible: dropped. A question of nothing else is empty."""
     if not text.isprintable():  # the rare question holding any (a tab, a NUL, ...)
-        text = "".join(" " if unicodedata.category(c) == "Cc" else c
-                       for c in text if unicodedata.category(c) != "Cf")
+        text = "".join(" " if c == "\u200b" or unicodedata.category(c) == "Cc" else c
+                       for c in text if c == "\u200b" or unicodedata.category(c) != "Cf")
     return " ".join(text.split())
 
 
@@ -91,6 +91,9 @@ def validate(query, k, mode: str, fusion: str | None = None) -> tuple[str, int]:
         query = clean_query(query)
     if not isinstance(query, str) or not query:
         raise QueryError("the query is empty: ask a question, e.g. \"what is the stroke model?\"")
+    if not any(c.isalnum() for c in query):  # "???", "—": nothing to search for
+        raise QueryError("the query has no words: ask a question, e.g. "
+                         "\"what is the stroke model?\"")
     if len(query) > MAX_QUERY_CHARS:
         raise QueryError(f"the query is {len(query):,} characters long; the limit is "
                          f"{MAX_QUERY_CHARS:,}")
@@ -257,8 +260,8 @@ class Searcher:
         of the question's words occur, or what of them no document holds."""
         if len(c) == 0:
             return True
-        if mode == "bm25":
-            return (float(c.bm25.max()) <= 0.0
+        if mode == "bm25":  # a passage holding the question's words, or their rewording
+            return (float(np.maximum(c.bm25, c.bm25_syn).max()) <= 0.0
                     or no_answer.unheard_of(absent.share, absent.name, no_answer.fitted()))
         return no_answer.silent(no_answer.signals(q, c, absent), no_answer.fitted())
 
@@ -272,7 +275,7 @@ class Searcher:
                    doc_id=p.doc_id, title=d.title, body=d.body, date=d.date, area=d.area,
                    paper=p.paper, section=p.section, start=p.start, end=p.end, text=p.text,
                    page=p.page, page_end=p.page_end,
-                   highlights=best_sentence(facts.sentences, q.weights, sims,
+                   highlights=best_sentence(facts.sentences, q.held_weights, sims,
                                             self.settings.highlight_dense_weight, heading,
                                             facts.labels, q.rewordings))
 
