@@ -37,9 +37,10 @@ SERVER_ERRORS = {
     "503": _json(_ref("Error"), "Too many connections from this address, or too many long "
                                 "searches at once; try again after Retry-After seconds")}
 ERRORS = {**SERVER_ERRORS, "404": _json(_ref("Error"), "No such resource")}
-# A question must hold something other than white space and control characters.
+# A question must hold a letter or a digit (qa.search.validate): a word character that is no
+# underscore.
 QUESTION = {"type": "string", "minLength": 1, "maxLength": MAX_QUERY_CHARS,
-            "pattern": "[^\\s\\u0000-\\u001f\\u007f-\\u009f]"}
+            "pattern": "[^\\W_]"}
 
 SCHEMAS = {
     "Error": {
@@ -181,7 +182,8 @@ def paths(doc: dict, area: dict) -> dict:
         "/api/search": {"get": {
             "summary": "Passages that answer a question, ranked and cited",
             "parameters": [
-                _query("q", "the question; control characters are dropped", QUESTION, True),
+                _query("q", "the question, holding a letter or a digit; control characters "
+                            "part words, format characters are dropped", QUESTION, True),
                 _query("k", "how many passages", {"type": "integer", "minimum": 1,
                                                   "maximum": MAX_K, "default": 10}),
                 _query("mode", "retriever", {"enum": list(MODES), "default": "hybrid"}),
