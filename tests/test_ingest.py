@@ -50,6 +50,36 @@ def test_pdf_fact_on_page_3_is_cited_at_page_3_under_its_heading():
     assert not [ln for ln in doc.text.split("\n") if ln.strip().startswith("Page ")]
 
 
+def test_lines_at_page_edges_that_differ_by_numbers_are_text_not_furniture():
+    """A paragraph running over a page break: its last line on one page and first on the
+    next differ only by their numbers, as a running header's "Page 1" and "Page 2" do, but
+    stand at opposite edges; the header, at the same edge of both pages, still goes."""
+    import io
+
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfgen import canvas
+
+    buf = io.BytesIO()
+    c = canvas.Canvas(buf, pagesize=A4)
+    w, h = A4
+    body = [f"Sentence {n} of the long paragraph about the new wards." for n in range(40, 55)]
+    for page, lines in enumerate((body[:12], body[12:])):
+        c.setFont("Helvetica", 8)
+        c.drawString(72, h - 30, "Barsetshire Council - Draft plan")
+        c.setFont("Helvetica", 11)
+        # The first page's text reaches its foot; the second's begins at its head.
+        ys = ([h - 140 - 14 * i for i in range(len(lines) - 1)] + [50] if page == 0
+              else [h - 70 - 14 * i for i in range(len(lines))])
+        for y, line in zip(ys, lines):
+            c.drawString(72, y, line)
+        c.showPage()
+    c.save()
+    doc = read_bytes("edge.pdf", buf.getvalue(), None)
+    for n in range(40, 55):
+        assert f"Sentence {n} of the long" in doc.text, n
+    assert "Barsetshire Council - Draft plan" not in doc.text
+
+
 def test_pdf_headings_come_from_font_size_and_bullets_stay_items():
     doc, passages = passages_of("strategy.pdf", plan_pdf())
     heads = [(doc.text[h.start:h.end], h.level) for h in doc.headings]

@@ -102,21 +102,26 @@ def _page_lines(page, n: int, plumber) -> list[_Line]:
     return sorted(lines, key=lambda ln: ln.top)
 
 
-def _running(pages: list[list[_Line]], heights: list[float]) -> set[str]:
-    """Lines at the top or bottom of pages that recur, numbers aside, on many pages."""
+def _edge(ln: _Line, h: float) -> str | None:
+    return "top" if ln.top < h * MARGIN else "bottom" if ln.bottom > h * (1 - MARGIN) else None
+
+
+def _running(pages: list[list[_Line]], heights: list[float]) -> set[tuple[str, str]]:
+    """Lines that recur, numbers aside, at the same edge (top or bottom) of many pages. At
+    the same edge: a paragraph's "Sentence 51 ..." at the foot of one page and "Sentence
+    52 ..." at the head of the next are text, not a running header."""
     seen: Counter = Counter()
     for lines, h in zip(pages, heights):
-        keys = {re.sub(r"\d+", "#", ln.text) for ln in lines
-                if ln.table is None and (ln.top < h * MARGIN or ln.bottom > h * (1 - MARGIN))}
-        seen.update(keys)
+        seen.update({(edge, re.sub(r"\d+", "#", ln.text)) for ln in lines
+                     if ln.table is None and (edge := _edge(ln, h))})
     need = max(2, len(pages) * 0.4)
     return {k for k, c in seen.items() if c >= need}
 
 
-def _is_furniture(ln: _Line, h: float, running: set[str]) -> bool:
-    edge = ln.top < h * MARGIN or ln.bottom > h * (1 - MARGIN)
-    return edge and (bool(_PAGE_NO.match(ln.text.strip()))
-                     or re.sub(r"\d+", "#", ln.text) in running)
+def _is_furniture(ln: _Line, h: float, running: set[tuple[str, str]]) -> bool:
+    edge = _edge(ln, h)
+    return edge is not None and (bool(_PAGE_NO.match(ln.text.strip()))
+                                 or (edge, re.sub(r"\d+", "#", ln.text)) in running)
 
 
 def _props(pdf) -> dict:

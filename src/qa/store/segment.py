@@ -29,7 +29,8 @@ from .index import SentenceVectors, indexed_text, lead_chars
 # 2: sentence vectors; 3: sentences keep "£179.5m" whole; 4: dates, contacts no headings;
 # 5: pages, origins, doc ids with extension; 6: per-document segments, glossary query-side,
 # IDF merged at load; 7: irregular plurals folded; 8: a report's memo fields ("From: ...")
-# and requests ("The board is asked to note ...") no headings; "Phase 1" keeps its number.
+# and requests ("The board is asked to note ...") no headings; "Phase 1" keeps its number;
+# a PDF's running lines recur at the same edge.
 FORMAT = 8
 
 
