@@ -418,6 +418,8 @@ def test_cli_search_prints_cited_passages(cli_env):
     out = qa_cli("search", "what is the stroke model?", "-k", "5", env_extra=cli_env)
     assert out.returncode == 0, out.stderr
     assert "HASU" in out.stdout and "§" in out.stdout and "5 passages" in out.stdout
+    out = qa_cli("search", "what is the stroke model?", "-k", "1", env_extra=cli_env)
+    assert out.stdout.rstrip().splitlines()[-1].startswith("1 passage, hybrid")
 
 
 def test_cli_search_json_contract(cli_env, settings):

@@ -163,7 +163,8 @@ def format_results(res, color: bool = False) -> str:
             out.append(textwrap.fill(para, 100, initial_indent="   ", subsequent_indent="   ")
                        if para.strip() else "")
         out.append("")
-    out.append(f"{len(res.results)} passages, {res.mode}, {res.took_ms:.1f} ms")
+    n = len(res.results)
+    out.append(f"{n} passage{'s' if n != 1 else ''}, {res.mode}, {res.took_ms:.1f} ms")
     return "\n".join(out)
 
 
@@ -249,7 +250,8 @@ def cmd_commitments(args, settings: Settings) -> int:
             where = SECTION_SEP.join(x for x in (c.title, section_path(c)) if x)
             topic = f"{c.topic}: " if c.topic else ""
             print(f"- {topic}{c.text}" + (f"  [{tail}]" if tail else ""))
-            print(f"    {where} ({c.body}, {uk_date(c.date)}; {c.doc_id}, "
+            made = ", ".join(x for x in (c.body, uk_date(c.date)) if x)  # either may be unknown
+            print(f"    {where} ({made + '; ' if made else ''}{c.doc_id}, "
                   f"{page_label(c)}{c.start}–{c.end})")
         if items:
             print(count(len(items)))
