@@ -459,6 +459,11 @@ def test_cli_eval_of_a_file_that_is_not_questions_names_what_is_wrong(cli_env, t
     out = qa_cli("eval", str(path), env_extra=cli_env)
     assert out.returncode == 2
     assert out.stderr == f"qa: error: {path}, line 1: a question record needs the field 'question'\n"
+    # A needle shorter than the hit rule's shortest run could never be hit: said, not scored 0.
+    path.write_text('{"id": "x", "question": "what visits?", "kind": "factual", '
+                    '"gold": [{"doc": "a.pdf", "needle": "reablement visits"}]}\n')
+    out = qa_cli("eval", str(path), env_extra=cli_env)
+    assert out.returncode == 2 and "'reablement visits' has fewer than 4 words" in out.stderr
 
 
 def test_cli_missing_index(tmp_path):

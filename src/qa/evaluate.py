@@ -45,9 +45,13 @@ def longest_run(needle: list[str], passage: list[str]) -> int:
     return best
 
 
+# The shortest run of a needle's words a passage must hold to hit it (eval/README.md).
+MIN_RUN = 4
+
+
 def hits_needle(passage_text: str, needle: str) -> bool:
     nt, pt = tokens(needle), tokens(passage_text)
-    need = max(4, math.ceil(0.6 * len(nt)))
+    need = max(MIN_RUN, math.ceil(0.6 * len(nt)))
     # A run of `need` needle tokens needs at least that many of them in the passage at all:
     # a cheap test that spares the quadratic run search for almost every passage.
     held = set(pt)
@@ -79,6 +83,12 @@ def load_questions(path: Path) -> list[Question]:
             d = json.loads(line)
             out.append(Question(str(d["id"]), d["question"], d.get("kind", "other"),
                                 [g["needle"] for g in d.get("gold", [])]))
+            short = next((nd for nd in out[-1].needles if len(tokens(nd)) < MIN_RUN), None)
+            if short is not None:
+                # The hit rule asks for a run of at least MIN_RUN of its words: no passage
+                # could ever hit it, and the question would score 0 whatever was found.
+                raise EvalFileError(f"{path}, line {n}: the needle {short!r} has fewer than "
+                                    f"{MIN_RUN} words; no passage can hit it (eval/README.md)")
         except KeyError as e:
             raise EvalFileError(f"{path}, line {n}: a question record needs the field "
                                 f"{e.args[0]!r}") from None
