@@ -315,9 +315,13 @@ def test_staleness_is_detected(settings, small_corpus, tmp_path):
     assert out.returncode == 0 and "stale" in out.stderr
 
 
-def test_model_mismatch_is_refused(index, settings):
+def test_model_mismatch_is_refused(index, settings, cli_env):
     with pytest.raises(ModelMismatch, match="built with model"):
         Searcher(index, replace(settings, model="some/other-model"))
+    # The command line says so in one line, not after a warning about the encoder.
+    out = qa_cli("search", "stroke", env_extra={**cli_env, "QA_MODEL": "some/other-model"})
+    assert out.returncode == 1 and len(out.stderr.strip().splitlines()) == 1
+    assert "built with model 'all-MiniLM-L6-v2'" in out.stderr
 
 
 def test_killed_build_leaves_previous_index_usable(settings, index, tmp_path):

@@ -65,6 +65,8 @@ def open_searcher(settings: Settings, rebuild_if_needed: bool = False, encoder=N
         _say(f"the index at {settings.index_dir} is {why}: building it")
         build_index(settings, encoder=encoder)
         index = Index.load(settings.index_dir)
+    if not rebuild_if_needed:  # another model: that one line, before any warning
+        index.check_model(settings.model)
     stale = index.stale_files(settings.corpus_dir)
     mismatch = index.mismatch(settings)
     if (stale or mismatch) and rebuild_if_needed:
