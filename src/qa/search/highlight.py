@@ -20,7 +20,8 @@ def best_sentence(sents: list[Sentence], q_weights: dict[str, float], sims: np.n
     total = sum(q_weights.values()) or 1.0
     q_terms, weight = frozenset(q_weights), q_weights.__getitem__
     # A few sentences a passage: plain Python beats numpy's per-call cost here.
-    share = [sum(map(weight, held_in(s.terms, q_terms, rewordings))) / total for s in sents]
+    share = [sum(map(weight, held_in(s.terms, q_terms, rewordings) if rewordings
+                     else s.terms & q_terms)) / total for s in sents]
     # A heading, or a label of a word or two ("Stroke Care" heading a table's row), repeats
     # the question's words without answering: chosen only when nothing else is there.
     rows = ([i for i in range(len(sents)) if i != heading and i not in labels]
