@@ -43,6 +43,9 @@ def test_more_passages_open_where_the_first_ten_ended(page, live_server):
     assert box and 0 <= box["y"] < page.viewport_size["height"]
     # Past 20 the pool of candidates would grow and the first passages could change places.
     assert page.get_by_role("link", name="Show more passages").count() == 0
+    page.goto(live_server + "/search?q=stroke+services&k=12")
+    page.get_by_role("link", name="Show more passages").click()
+    page.wait_for_url("**k=20#result-13")
     page.goto(live_server + "/search?q=stroke+services&k=1")
     assert page.locator("h2.count").inner_text() == "1 passage for “stroke services”, best first"
 

@@ -163,6 +163,11 @@ def test_items_carry_publisher_and_date(items, index):
     ("tools were available in July, 2017", "2017-07-10", "2017-07"),
     ("in July,2017", "2017-09-01", "2017-07"),
     ("by October, 20 beds will open", "2017-07-10", "2017-10"),
+    # a deadline before a date in passing; a day or "early" before the month
+    ("tools were available in July, 2017 with the plan being submitted by 11th September, 2017",
+     "2017-07-10", "2017-09"),
+    ("the work will be launched on the 13th December 2017", "", "2017-12"),
+    ("the revised plan will be presented in early February 2018", "", "2018-02"),
     # a timetable row whose last cell is its date
     ("Open the extra-care scheme\tHousing\tJune 2025", "", "2025-06"),
     ("Recommission home care\tAdult social care\t2025/26\t", "", "2026-03"),

@@ -35,6 +35,12 @@ def test_a_heading_ending_in_a_range_keeps_it(pack_sections):
             "4. Health and Wellbeing Strategy for Coventry"} <= made
 
 
+def test_a_letters_sign_off_and_on_behalf_of_are_no_sections():
+    made = sections_of("m.txt", b"Intro\n\nThe letter follows.\n\nYours sincerely\n\n"
+                                b"Jane Doe\n\nOn behalf of: the Board\n\nTelephone: 024 7683\n")
+    assert not [s for s in made if "Yours sincerely" in s or "On behalf of" in s]
+
+
 def test_a_page_number_after_a_heading_is_still_dropped():
     made = sections_of("m.txt", b"Contents\n\n1. Introduction 4\n\nThe plan begins.\n")
     assert "1. Introduction" in made

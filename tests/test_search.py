@@ -273,6 +273,16 @@ def test_a_passage_found_through_the_vocabulary_is_highlighted_where_it_says_so(
     assert re.search(r"A ?& ?E|4 hours", top.text[a:b])
 
 
+def test_no_quotable_sentence_is_said_not_left_blank(client):
+    """Exact words alone, where the best passage holds the question's word only in a label
+    ("Ambulance Service" heading a row): no answer to quote, and the page says so, with a
+    way to search by meaning too, rather than showing neither an answer nor silence."""
+    html = client.get("/search?q=ambulance&mode=bm25").get_data(as_text=True)
+    assert "no answer to quote" in html and "mode=hybrid" in html
+    html = client.get("/search?q=what+is+the+stroke+model").get_data(as_text=True)
+    assert "no answer to quote" not in html and "Answer from the plans" in html
+
+
 def test_a_label_is_not_the_answering_sentence(searcher):
     """A table row's label ("Stroke Care" before the row's targets) holds the question's word
     and nothing else: one of the row's sentences is highlighted instead."""

@@ -105,9 +105,13 @@ def test_control_characters_inside_a_question_part_words_and_go(server):
     status, _, body = get(server.port, "/api/search?q=stroke%00%1b%7f%0amodel")
     assert status == 200
     assert json.loads(body)["query"] == "stroke model"
-    # A zero-width space parts words too; a soft hyphen inside one is dropped.
+    # A zero-width space parts words too; a soft hyphen inside one is dropped; a ligature
+    # pasted from a PDF is its letters.
     status, _, body = get(server.port, "/api/search?q=stroke%E2%80%8Bser%C2%ADvices")
     assert status == 200 and json.loads(body)["query"] == "stroke services"
+    status, _, body = get(server.port, "/api/search?q=%EF%AC%81nance")
+    assert status == 200 and json.loads(body)["query"] == "finance"
+    assert json.loads(body)["missing_terms"] == []
     status, _, body = get(server.port, "/api/search?q=stroke%00care")
     assert status == 200 and json.loads(body)["query"] == "stroke care"
 
@@ -126,6 +130,8 @@ def test_a_page_asked_no_words_asks_for_a_question(server):
     assert b"in all the plans</a>" not in body
     status, _, body = get(server.port, "/search?q=stroke&area=Atlantis")
     assert status == 400 and b"in all the plans</a>" in body
+    status, _, body = get(server.port, "/search?q=%3F%3F%3F&area=Atlantis")
+    assert status == 400 and b"in all the plans</a>" not in body
 
 
 def test_k_as_plain_digits_is_read(server):

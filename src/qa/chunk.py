@@ -73,7 +73,7 @@ _MONTH_WORD = re.compile(r"^(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-
 # Prof ...", "Subject: ..."): set apart like headings, but no section of the paper.
 _PARTICULARS = re.compile(
     r"^(?:(?:date|tel|telephone|fax|e-?mail|to|from|subject|cc|author|report author|"
-    r"contact(?: officer)?)\s*:|\S+@\S+$|"
+    r"contact(?: officer)?|on behalf of)\s*:|\S+@\S+$|yours (?:sincerely|faithfully)\b|"
     r"(?:mon|tues|wednes|thurs|fri|satur|sun)day\b,?\s+\d|"
     rf"(?:{'|'.join(MONTHS)})\s+\d{{4}}$)", re.I)
 # A contents entry's page number: after dot leaders or a wide gap ("Introduction ..... 4"), or

@@ -208,45 +208,51 @@ _FINITE = {"is", "are", "was", "were", "be", "been", "has", "have", "had", "will
 
 # --- due dates and figures ------------------------------------------------------------------
 
+# "13th ", "the 13th ", "early ": what may stand between a deadline's word and its month.
+_DAY = r"(?:the\s+)?(?:\d{1,2}(?:st|nd|rd|th)?\s+)?(?:(?:early|mid-?|late)\s*)?"
+# Each form of a deadline, by what it gives; the first form to match wins, so a deadline
+# ("submitted by 11th September, 2017") comes before a date in passing ("available in July").
 _DUE_FORMS = [
-    # "by 1st March 2018", "by the end of June 2016", "in December 2017", "(March 2019)"
-    re.compile(rf"(?:\b(?:by|before|until|in|during|end of)\s+|\()(?:the\s+end\s+of\s+)?"
-               rf"(?:\d{{1,2}}(?:st|nd|rd|th)?\s+)?{_MONTH}(?:,\s*|\s+)((?:19|20)\d\d)\b", re.I),
+    # "by 1st March 2018", "by the end of June 2016"
+    ("month_year", re.compile(rf"\b(?:by|before|until|no later than)\s+(?:the\s+end\s+of\s+)?"
+                              rf"{_DAY}{_MONTH}(?:,\s*|\s+)((?:19|20)\d\d)\b", re.I)),
+    # "in December 2017", "(March 2019)"
+    ("month_year", re.compile(rf"(?:\b(?:in|during|end of|on)\s+|\()(?:the\s+end\s+of\s+)?"
+                              rf"{_DAY}{_MONTH}(?:,\s*|\s+)((?:19|20)\d\d)\b", re.I)),
     # "by 2023/24", "by the end of 19/20": a financial year, which ends in March
-    re.compile(r"\b(?:by|before|until|in|during|end of)\s+(?:the\s+end\s+of\s+)?"
-               r"((?:19|20)?\d\d)/(\d\d)\b", re.I),
+    ("financial_year", re.compile(r"\b(?:by|before|until|in|during|end of)\s+"
+                                  r"(?:the\s+end\s+of\s+)?((?:19|20)?\d\d)/(\d\d)\b", re.I)),
     # "by 2022", "by autumn 2020": the year alone
-    re.compile(rf"\b(?:by|before|until|in|during|end of)\s+(?:the\s+end\s+of\s+)?(?:{_SEASON}\s+)?"
-               rf"((?:19|20)\d\d)\b", re.I),
+    ("year", re.compile(rf"\b(?:by|before|until|in|during|end of)\s+(?:the\s+end\s+of\s+)?"
+                        rf"(?:{_SEASON}\s+)?((?:19|20)\d\d)\b", re.I)),
     # "Sept 18" alone in a timetable cell
-    re.compile(rf"^{_MONTH}\s+(\d\d)\b", re.I),
+    ("month_short_year", re.compile(rf"^{_MONTH}\s+(\d\d)\b", re.I)),
     # "by October": the year is the document's, or the next if that month has passed
-    re.compile(rf"\b(?:by|before|until|in)\s+(?:the\s+end\s+of\s+)?{_MONTH}\b"
-               rf"(?!\s+\d|,\s*(?:19|20)\d\d\b)", re.I),
+    ("month", re.compile(rf"\b(?:by|before|until|in)\s+(?:the\s+end\s+of\s+)?{_MONTH}\b"
+                         rf"(?!\s+\d|,\s*(?:19|20)\d\d\b)", re.I)),
     # A timetable's cell holding a date alone: "June 2025", "2025/26"
-    re.compile(rf"(?:^|\t)\s*(?:(?:by|end of)\s+)?{_MONTH}(?:,\s*|\s+)((?:19|20)\d\d)"
-               rf"\s*(?=\t|$)", re.I),
-    re.compile(r"(?:^|\t)\s*((?:19|20)?\d\d)/(\d\d)\s*(?=\t|$)"),
+    ("month_year", re.compile(rf"(?:^|\t)\s*(?:(?:by|end of)\s+)?{_MONTH}(?:,\s*|\s+)"
+                              rf"((?:19|20)\d\d)\s*(?=\t|$)", re.I)),
+    ("financial_year", re.compile(r"(?:^|\t)\s*((?:19|20)?\d\d)/(\d\d)\s*(?=\t|$)")),
 ]
-_MONTH_YEAR_FORMS, _FINANCIAL_YEAR_FORMS = (0, 5), (1, 6)
 
 
 def due_date(text: str, doc_date: str = "") -> str | None:
     """The deadline a statement gives, as "YYYY" or "YYYY-MM"; None when it states none."""
-    for form, m in ((i, f.search(text)) for i, f in enumerate(_DUE_FORMS)):
+    for kind, m in ((kind, form.search(text)) for kind, form in _DUE_FORMS):
         if not m:
             continue
-        if form in _MONTH_YEAR_FORMS:
+        if kind == "month_year":
             return f"{int(m.group(2)):04d}-{month_number(m.group(1)):02d}"
-        if form in _FINANCIAL_YEAR_FORMS:
+        if kind == "financial_year":
             start = int(m.group(1)) % 100
             end = int(m.group(2))
             if end != (start + 1) % 100:
                 continue
             return f"{2000 + end if end < 90 else 1900 + end:04d}-03"
-        if form == 2:
+        if kind == "year":
             return m.group(1)
-        if form == 3:
+        if kind == "month_short_year":
             return f"{2000 + int(m.group(2)):04d}-{month_number(m.group(1)):02d}"
         if doc_date[:4].isdigit():
             month = month_number(m.group(1))

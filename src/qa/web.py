@@ -32,6 +32,8 @@ EXAMPLES = ("what is the stroke model?", "how many GPs are close to retirement?"
             "how will A&E change?", "what does STP stand for")
 # Everything of a search a results link carries, so "Back to results" returns to the same list.
 SEARCH_ARGS = ("q", "doc", "area", "k", "mode")
+# Passages "Show more passages" goes up to: searches asking for more are heavy (server.HEAVY_K).
+MORE_UP_TO = 20
 # The pages a document view leads back to, by path, and what its link says.
 ORIGINS = {"/search": "Back to results", "/commitments": "Back to the commitments"}
 # The retrieval modes, as the page names them: hybrid first, the default.
@@ -316,8 +318,10 @@ def create_app(source) -> Flask:
         form = {**_form_values(), "q": q, "search_args": args,
                 "tags": _filter_tags(args, searcher), "clear_href": url_for("search_page", q=q),
                 # Something besides the question was asked (a filter, a k): searching again
-                # without it may help; the question alone asked again would not.
-                "filtered": any(request.args.get(k) for k in SEARCH_ARGS if k != "q")}
+                # without it may help; the question alone asked again would not, nor one of
+                # no words.
+                "filtered": any(request.args.get(k) for k in SEARCH_ARGS if k != "q")
+                and any(c.isalnum() for c in q)}
         try:
             result = _search(searcher)
         except BadRequest as e:
@@ -328,9 +332,8 @@ def create_app(source) -> Flask:
         # candidates stays the one this list was ranked from (it grows with k past
         # candidate_depth, and the first passages could then change places): those shown
         # stay where they are, and the reader goes on from the first new one.
-        more = 2 * result.k
-        if len(hits) < result.k or more > searcher.settings.candidate_depth:
-            more = 0
+        most = min(MORE_UP_TO, searcher.settings.candidate_depth)
+        more = min(2 * result.k, most) if len(hits) == result.k < most else 0
         answer = answer_of(result)
         return render_template(
             "results.html", result=result, hits=hits, answer=answer, error=None,

@@ -79,7 +79,10 @@ def clean_query(text: str) -> str:
     """A question as it is searched. Control characters (a NUL, an escape) carry no words but
     may stand between two ("stroke%00care"), as a zero-width space does: each parts words as
     a space does. Other format characters (a soft hyphen or zero-width joiner pasted inside a
-    word, a byte-order mark) are invisible: dropped. A question of nothing else is empty."""
+    word, a byte-order mark) are invisible: dropped. A question of nothing else is empty.
+    Compatibility forms are read as their letters: the "ﬁ" ligature a PDF pastes is "fi"."""
+    if not text.isascii():
+        text = unicodedata.normalize("NFKC", text)
     if not text.isprintable():  # the rare question holding any (a tab, a NUL, ...)
         text = "".join(" " if c == "\u200b" or unicodedata.category(c) == "Cc" else c
                        for c in text if c == "\u200b" or unicodedata.category(c) != "Cf")
