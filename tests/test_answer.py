@@ -25,12 +25,21 @@ def test_the_answer_quotes_the_top_sentence_on_one_line():
 
 
 def test_a_bullets_mark_is_no_part_of_the_quote():
-    text = "Who:\n- Programme director and manager\n• 3.3 Providers"
+    text = "Who:\n- Programme director and manager\n• 3.3 Providers will merge."
     a = answer_of(result("who runs the programme", [hit(1, "a", text, [[5, 38]])]))
     assert (a.start, a.quote) == (7, "Programme director and manager")
     b = answer_of(result("providers", [hit(1, "a", text, [[39, len(text)]])]))
-    assert b.quote == "3.3 Providers"
-    assert answer_of(result("dash", [hit(1, "a", "- ", [[0, 2]])])).quote == "-"
+    assert b.quote == "3.3 Providers will merge."
+    assert answer_of(result("dash", [hit(1, "a", "- ", [[0, 2]])])) is None  # a mark alone
+
+
+def test_a_label_is_no_quotation():
+    """A passage of slide labels ("One Herefordshire / Health and Social / Care / Programme")
+    whose highlight fell on one of them: no answer box, rather than "Programme" quoted."""
+    text = "One Herefordshire\n\nHealth and Social\nCare\nTransformation\nProgramme"
+    assert answer_of(result("what is the deficit", [hit(1, "a", text, [[57, 66]])])) is None
+    for said in ("The deficit is £13.8m.", "It will open in 2019."):  # short, but sentences
+        assert answer_of(result("what is the deficit", [hit(1, "a", said)])).quote == said
 
 
 def test_also_in_names_other_documents_holding_the_answers_question_words():

@@ -10,6 +10,7 @@ from functools import lru_cache
 
 from .bm25 import words
 from .chunk import BULLET
+from .search.features import LABEL_WORDS
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,11 @@ def answer_of(result) -> Answer | None:
         return None
     top = result.results[0]
     found = sentence_of(top)
-    if found is None:
+    # A label ("Programme", "UEC network": a slide's or a table's words, with no full stop)
+    # is chosen only when the passage holds nothing else; it is no quotation of an answer.
+    # A short sentence is one: "It will open in 2019."
+    if found is None or (len(_sentence_words(found[2])) < LABEL_WORDS
+                         and not found[2].endswith((".", "!", "?"))):
         return None
     question = set(words(result.query))
     needed = _held(question, top)
