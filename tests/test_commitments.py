@@ -107,6 +107,9 @@ def test_owner_is_taken_from_the_text(items):
                  "school age children on 2017.", False),
     ("sentence", "Estimates suggest that there will be approximately 32% more people aged 74 or "
                  "over living in a care home by 2025.", False),
+    ("sentence", "In Coventry females can expect to live almost a quarter of their lives in poor "
+                 "health (18.9 years).", False),
+    ("sentence", "The CCG expects to commission two new services.", True),
     ("bullet", "Modelling undertaken as part of the strategy indicates that the gap between "
                "the number of GP FTEs and demand, by 2020, will be 91 FTE GPs.", False),
     ("bullet", "Demand and capacity modelling tools will be developed to assist System flow.",
