@@ -6,6 +6,7 @@ import json
 import os
 import sys
 import textwrap
+from dataclasses import replace
 from pathlib import Path
 
 from .cite import pages
@@ -202,7 +203,9 @@ def cmd_serve(args, settings: Settings) -> int:
     # Requests run side by side: one onnx thread each while others run, two for a question
     # served alone (embed.ByLoad; eval/README.md, "Serving"). Forked workers (QA_WORKERS) run
     # one: onnxruntime's thread pools do not survive a fork.
-    threads = settings.encoder_threads or (1 if worker_count(settings.workers) > 1 else 0)
+    # Resolved once (QA_WORKERS=0: by the cores): the encoder's threads and serve() read it.
+    settings = replace(settings, workers=worker_count(settings.workers))
+    threads = settings.encoder_threads or (1 if settings.workers > 1 else 0)
     encoder = serving_encoder(settings, threads)
     searcher = open_searcher(settings, rebuild_if_needed=not args.no_build, encoder=encoder)
     live = Live(settings, searcher)  # follows CURRENT: new builds are served by themselves

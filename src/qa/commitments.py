@@ -132,8 +132,9 @@ def is_commitment(text: str, kind: str, pledged: bool = False, doc_date: str = "
                 or (pledged and (core[:1].islower() or _gerund(core))))
 
 
-# "July 2017", and "July, 2017" as the minutes write it.
-_MONTH_YEAR = re.compile(rf"\b{_MONTH}(?:,\s*|\s+)((?:19|20)\d\d)\b", re.I)
+# "July 2017", and "July, 2017" as the minutes write it: the month and the year as groups.
+_MONTH_AND_YEAR = rf"{_MONTH}(?:,\s*|\s+)((?:19|20)\d\d)"
+_MONTH_YEAR = re.compile(rf"\b{_MONTH_AND_YEAR}\b", re.I)
 
 
 def _dated_before(text: str, doc_date: str) -> bool:
@@ -215,10 +216,10 @@ _DAY = r"(?:the\s+)?(?:\d{1,2}(?:st|nd|rd|th)?\s+)?(?:(?:early|mid-?|late)\s*)?"
 _DUE_FORMS = [
     # "by 1st March 2018", "by the end of June 2016"
     ("month_year", re.compile(rf"\b(?:by|before|until|no later than)\s+(?:the\s+end\s+of\s+)?"
-                              rf"{_DAY}{_MONTH}(?:,\s*|\s+)((?:19|20)\d\d)\b", re.I)),
+                              rf"{_DAY}{_MONTH_AND_YEAR}\b", re.I)),
     # "in December 2017", "(March 2019)"
     ("month_year", re.compile(rf"(?:\b(?:in|during|end of|on)\s+|\()(?:the\s+end\s+of\s+)?"
-                              rf"{_DAY}{_MONTH}(?:,\s*|\s+)((?:19|20)\d\d)\b", re.I)),
+                              rf"{_DAY}{_MONTH_AND_YEAR}\b", re.I)),
     # "by 2023/24", "by the end of 19/20": a financial year, which ends in March
     ("financial_year", re.compile(r"\b(?:by|before|until|in|during|end of)\s+"
                                   r"(?:the\s+end\s+of\s+)?((?:19|20)?\d\d)/(\d\d)\b", re.I)),
@@ -231,8 +232,8 @@ _DUE_FORMS = [
     ("month", re.compile(rf"\b(?:by|before|until|in)\s+(?:the\s+end\s+of\s+)?{_MONTH}\b"
                          rf"(?!\s+\d|,\s*(?:19|20)\d\d\b)", re.I)),
     # A timetable's cell holding a date alone: "June 2025", "2025/26"
-    ("month_year", re.compile(rf"(?:^|\t)\s*(?:(?:by|end of)\s+)?{_MONTH}(?:,\s*|\s+)"
-                              rf"((?:19|20)\d\d)\s*(?=\t|$)", re.I)),
+    ("month_year", re.compile(rf"(?:^|\t)\s*(?:(?:by|end of)\s+)?{_MONTH_AND_YEAR}"
+                              rf"\s*(?=\t|$)", re.I)),
     ("financial_year", re.compile(r"(?:^|\t)\s*((?:19|20)?\d\d)/(\d\d)\s*(?=\t|$)")),
 ]
 

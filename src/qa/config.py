@@ -18,6 +18,9 @@ LOG_FORMATS = ("text", "json")
 RANKERS = ("plain", "ltr")
 MAX_QUERY_CHARS = 1000
 MAX_K = 50
+# More passages than this make a search heavy (qa.server's heavy lane); the page's "Show more
+# passages" stops here.
+HEAVY_K = 20
 # Files larger than this are skipped with a warning: read whole, a 50 MB text file makes
 # 110,000 passages and 1.9 GB of memory. A 300-page plan with pictures is 5-30 MB as PDF.
 MAX_FILE_MB = 40.0

@@ -24,6 +24,7 @@ from waitress.server import create_server
 from waitress.task import ErrorTask, ThreadedTaskDispatcher
 from waitress.utilities import Error
 
+from .config import HEAVY_K
 from .gate import Gate
 from .processes import (ServeError, Workers, exit_on_sigterm, fork_workers, listen,
                         worker_count)
@@ -36,7 +37,6 @@ log = logging.getLogger("qa.requests")
 # Long in UTF-8 bytes, not characters: a character of another script is a token or more
 # (200 Chinese characters took 31 ms against 1.8 for a usual question).
 HEAVY_BYTES = 200
-HEAVY_K = 20
 SEARCH_PATHS = ("/api/search", "/search")
 # Worker threads a heavy search may never take (waiting for its slot or running): those stay
 # free for short questions however many long ones queue.

@@ -20,9 +20,9 @@ from . import commitments_web, openapi
 from .answer import answer_of, sentence_of
 from .chunk import SECTION_SEP, section_path
 from .cite import citation, pages, public_link, uk_date
-from .config import MAX_K, whole
+from .config import HEAVY_K, MAX_K, whole
 from .memo import per_object
-from .search import QueryError, Searcher, clean_query
+from .search import QueryError, Searcher, clean_query, has_words
 
 # Templates and static files ship inside the package, so an installed wheel serves the page.
 WEB_DIR = Path(__file__).resolve().parent
@@ -32,8 +32,6 @@ EXAMPLES = ("what is the stroke model?", "how many GPs are close to retirement?"
             "how will A&E change?", "what does STP stand for")
 # Everything of a search a results link carries, so "Back to results" returns to the same list.
 SEARCH_ARGS = ("q", "doc", "area", "k", "mode")
-# Passages "Show more passages" goes up to: searches asking for more are heavy (server.HEAVY_K).
-MORE_UP_TO = 20
 # The pages a document view leads back to, by path, and what its link says.
 ORIGINS = {"/search": "Back to results", "/commitments": "Back to the commitments"}
 # The retrieval modes, as the page names them: hybrid first, the default.
@@ -321,7 +319,7 @@ def create_app(source) -> Flask:
                 # without it may help; the question alone asked again would not, nor one of
                 # no words.
                 "filtered": any(request.args.get(k) for k in SEARCH_ARGS if k != "q")
-                and any(c.isalnum() for c in q)}
+                and has_words(q)}
         try:
             result = _search(searcher)
         except BadRequest as e:
@@ -332,7 +330,7 @@ def create_app(source) -> Flask:
         # candidates stays the one this list was ranked from (it grows with k past
         # candidate_depth, and the first passages could then change places): those shown
         # stay where they are, and the reader goes on from the first new one.
-        most = min(MORE_UP_TO, searcher.settings.candidate_depth)
+        most = min(HEAVY_K, searcher.settings.candidate_depth)
         more = min(2 * result.k, most) if len(hits) == result.k < most else 0
         answer = answer_of(result)
         return render_template(

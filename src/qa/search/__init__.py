@@ -5,7 +5,8 @@ One module a job: `query` reads the question (its terms, synonyms, what it asks 
 learned ranker), `highlight` picks the answering sentence, `no_answer` tells when the plans
 are silent, and `searcher` runs them over an open index.
 """
-from .searcher import Definition, Hit, QueryError, Searcher, SearchResult, clean_query, validate
+from .searcher import (Definition, Hit, QueryError, Searcher, SearchResult, clean_query,
+                       has_words, validate)
 
 __all__ = ["Definition", "Hit", "QueryError", "Searcher", "SearchResult", "clean_query",
-           "validate"]
+           "has_words", "validate"]

@@ -89,12 +89,18 @@ def clean_query(text: str) -> str:
     return " ".join(text.split())
 
 
+def has_words(query: str) -> bool:
+    """Whether a question holds anything to search for: a letter or a digit ("???" does not;
+    the OpenAPI's pattern for q says the same)."""
+    return any(c.isalnum() for c in query)
+
+
 def validate(query, k, mode: str, fusion: str | None = None) -> tuple[str, int]:
     if isinstance(query, str):
         query = clean_query(query)
     if not isinstance(query, str) or not query:
         raise QueryError("the query is empty: ask a question, e.g. \"what is the stroke model?\"")
-    if not any(c.isalnum() for c in query):  # "???", "—": nothing to search for
+    if not has_words(query):
         raise QueryError("the query has no words: ask a question, e.g. "
                          "\"what is the stroke model?\"")
     if len(query) > MAX_QUERY_CHARS:

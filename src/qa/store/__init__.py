@@ -17,6 +17,6 @@ from .live import Live
 from .segment import FORMAT, Segment, make_segment
 
 __all__ = ["BadInput", "BuildBusy", "BuildReport", "FORMAT", "Index", "IndexCorrupt",
-           "IndexError_", "IndexMissing", "IndexOutdated", "IndexUnwritable", "Live", "ModelMismatch", "Segment",
-           "SentenceCosines", "SentenceVectors", "add", "build", "indexed_text", "make_segment",
-           "remove", "verify"]
+           "IndexError_", "IndexMissing", "IndexOutdated", "IndexUnwritable", "Live",
+           "ModelMismatch", "Segment", "SentenceCosines", "SentenceVectors", "add", "build",
+           "indexed_text", "make_segment", "remove", "verify"]

@@ -91,7 +91,10 @@ def add(settings: Settings, paths: list[Path], wait: bool = True,
             chosen[name] = data
         fresh = [name for name in chosen if not (corpus / name).exists()]
         for name, data in chosen.items():
-            disk._write_atomic(corpus / name, data)
+            try:
+                disk._write_atomic(corpus / name, data)
+            except OSError as e:  # a read-only or full corpus folder: no index's failure
+                raise CorpusError(f"cannot write {corpus / name}: {e.strerror or e}") from None
         try:
             # What the build's scan refuses (over the size limit, a document id another file
             # has) is refused now, before the catalog or the index changes; left in the corpus

@@ -22,6 +22,7 @@ import os
 import re
 import shutil
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from .errors import IndexCorrupt, IndexMissing, IndexOutdated, unwritable
@@ -60,19 +61,29 @@ def _write_atomic(path: Path, data: bytes) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException as e:
+    except BaseException:
         tmp.unlink(missing_ok=True)
-        if isinstance(e, OSError):  # the disk full, the folder made read-only meanwhile
-            raise unwritable(path.parent, e) from None
         raise
+
+
+@contextmanager
+def _writing(index_dir: Path):
+    """The index's own writes: an OSError (the disk full, the folder made read-only since the
+    lock was taken) is IndexUnwritable, one line. Not _write_atomic's: it writes the corpus
+    too (qa add), whose failures are no index's."""
+    try:
+        yield
+    except OSError as e:
+        raise unwritable(index_dir, e) from None
 
 
 def write_segment(index_dir: Path, seg: Segment) -> dict:
     """Store a segment; its manifest entry."""
     folder = index_dir / SEGMENTS
-    folder.mkdir(parents=True, exist_ok=True)
     data = to_bytes(seg)
-    _write_atomic(folder / f"{seg.key}.seg", data)
+    with _writing(index_dir):
+        folder.mkdir(parents=True, exist_ok=True)
+        _write_atomic(folder / f"{seg.key}.seg", data)
     return _entry(seg, data)
 
 
@@ -105,21 +116,22 @@ def save(index_dir: Path, manifest: dict) -> Path:
     # Nanoseconds and pid too: two builds (or one serve rebuilding) may save within a second.
     name = f"build-{time.strftime('%Y%m%dT%H%M%S')}-{time.time_ns() % 10**9:09d}-{os.getpid()}"
     tmp = index_dir / f".tmp-{name}"
-    tmp.mkdir(parents=True)
-    try:
-        if (index_dir / SEGMENTS).is_dir():
-            # The new segments' names are on disk before CURRENT can name them: after a power
-            # cut, a build folder never points at segments whose entries were lost.
-            _fsync_dir(index_dir / SEGMENTS)
-        _write_atomic(tmp / MANIFEST, json.dumps(_sealed(manifest), ensure_ascii=False,
-                                                 indent=1).encode())
-        _fsync_dir(tmp)
-        os.rename(tmp, index_dir / name)
-        _write_atomic(index_dir / POINTER, f"{name}\n".encode())
-        _fsync_dir(index_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    with _writing(index_dir):
+        tmp.mkdir(parents=True)
+        try:
+            if (index_dir / SEGMENTS).is_dir():
+                # The new segments' names are on disk before CURRENT can name them: after a
+                # power cut, a build folder never points at segments whose entries were lost.
+                _fsync_dir(index_dir / SEGMENTS)
+            _write_atomic(tmp / MANIFEST, json.dumps(_sealed(manifest), ensure_ascii=False,
+                                                     indent=1).encode())
+            _fsync_dir(tmp)
+            os.rename(tmp, index_dir / name)
+            _write_atomic(index_dir / POINTER, f"{name}\n".encode())
+            _fsync_dir(index_dir)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
     return index_dir / name
 
 
