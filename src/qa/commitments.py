@@ -68,7 +68,8 @@ _FUTURE = re.compile(r"\b(will|shall|we'll|going to|is to be|are to be)\b", re.I
 # "Ambition" only as a stated aim ("our ambition is to ..."): "expresses our shared ambition"
 # describes one. Who "can expect to live" so long is a statistic, not an expectation set.
 _AIM = re.compile(r"\b(aims? to|aiming to|plans? to (?=[a-z]+\b)|planning to|intends? to|ambitions? (?:is|are) to|"
-                  r"committed to|commits? to|commitment to|seeks? to|(?<!can )expects? to|expected to|(?:is|are) due to|"
+                  r"committed to|commits? to|commitment to|seeks? to|(?<!can )expects? to|"
+                  r"expected to|(?:is|are) due to|"
                   r"proposes? to|targets?|trajectory|should be in place|must|tasked with|"
                   r"underway to)\b", re.I)
 _SEASON = r"(?:(?:early|late|mid-?)\s*)?(?:spring|summer|autumn|winter)"
